@@ -1,0 +1,124 @@
+/**
+ * Token verification (§1 "The token"): the one place that decides who a
+ * connection or request is. Algorithms are pinned per configuration and each
+ * algorithm family gets its own key, so `none` and HS/RS confusion cannot
+ * pass. Tokens are never logged.
+ */
+import { randomUUID } from "node:crypto";
+import jwt from "jsonwebtoken";
+import { ConnectErrorCode, CONNECT_ERROR_MESSAGES, Limits, type User } from "../../shared";
+import type { JwtConfig } from "../config";
+import type { Clock } from "../core/clock";
+
+/** Who is behind a verified token. */
+export interface Identity {
+  readonly user: User;
+  /** Room ids or `prefix*` patterns the user may join; null means every room. */
+  readonly rooms: readonly string[] | null;
+  /** Expiry in seconds since epoch, when the token has one. */
+  readonly exp?: number;
+}
+
+/** A refused token or handshake; `code` is one of the 40xx codes of §1. */
+export class AuthError extends Error {
+  override readonly name = "AuthError";
+  constructor(readonly code: ConnectErrorCode) {
+    super(CONNECT_ERROR_MESSAGES[code]);
+  }
+  /** The `err.data` a refused Socket.IO client receives. */
+  get data(): { code: ConnectErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export interface TokenVerifier {
+  /** @throws AuthError 4001 when no token is given, 4002 when it is invalid, 4003 when expired. */
+  verify(token: unknown): Identity;
+}
+
+export function createTokenVerifier(config: JwtConfig, clock: Clock): TokenVerifier {
+  const accepted = new Set<string>(config.algorithms);
+  return {
+    verify(token) {
+      if (token === undefined || token === null || token === "") {
+        throw new AuthError(ConnectErrorCode.AuthenticationRequired);
+      }
+      if (typeof token !== "string") throw new AuthError(ConnectErrorCode.InvalidToken);
+      const decoded = jwt.decode(token, { complete: true });
+      const algorithm = decoded?.header.alg;
+      if (typeof algorithm !== "string" || !accepted.has(algorithm)) {
+        throw new AuthError(ConnectErrorCode.InvalidToken);
+      }
+      const key = algorithm.startsWith("HS") ? config.secret : config.publicKey;
+      if (key === undefined) throw new AuthError(ConnectErrorCode.InvalidToken);
+      let claims: jwt.JwtPayload | string;
+      try {
+        claims = jwt.verify(token, key, {
+          algorithms: [algorithm as jwt.Algorithm],
+          issuer: config.issuer,
+          audience: config.audience,
+          clockTolerance: Limits.tokenLeewaySec,
+          clockTimestamp: Math.floor(clock.now() / 1000),
+        });
+      } catch (error) {
+        if (error instanceof jwt.TokenExpiredError) throw new AuthError(ConnectErrorCode.TokenExpired);
+        throw new AuthError(ConnectErrorCode.InvalidToken);
+      }
+      return identityOf(claims);
+    },
+  };
+}
+
+function identityOf(claims: jwt.JwtPayload | string): Identity {
+  if (typeof claims !== "object" || typeof claims.sub !== "string" || claims.sub.length === 0) {
+    throw new AuthError(ConnectErrorCode.InvalidToken);
+  }
+  const rooms: unknown = claims.rooms;
+  if (rooms !== undefined && (!Array.isArray(rooms) || !rooms.every((r) => typeof r === "string"))) {
+    throw new AuthError(ConnectErrorCode.InvalidToken);
+  }
+  const name = typeof claims.name === "string" && claims.name.trim() !== "" ? claims.name.trim() : claims.sub;
+  return {
+    user: { id: claims.sub, name },
+    rooms: rooms === undefined ? null : Object.freeze([...(rooms as string[])]),
+    exp: typeof claims.exp === "number" ? claims.exp : undefined,
+  };
+}
+
+/** True when the `rooms` claim lets the user into `roomId`: an exact id, or a `prefix*` pattern. */
+export function canAccessRoom(identity: Pick<Identity, "rooms">, roomId: string): boolean {
+  if (identity.rooms === null) return true;
+  return identity.rooms.some((allowed) =>
+    allowed.endsWith("*") ? roomId.startsWith(allowed.slice(0, -1)) : allowed === roomId,
+  );
+}
+
+/** Milliseconds until a live connection with this identity must be ended, or undefined when the token never expires. */
+export function msUntilExpiry(identity: Identity, now: number): number | undefined {
+  if (identity.exp === undefined) return undefined;
+  return Math.max(0, identity.exp * 1000 + Limits.tokenLeewaySec * 1000 - now);
+}
+
+export interface DevTokenIssuer {
+  issue(name: string): { token: string; user: User };
+}
+
+/** How long a dev token lives. Long enough for a working day; the web client fetches a new one after. */
+const DEV_TOKEN_TTL_SEC = 12 * 60 * 60;
+
+/** Signs tokens for `POST /api/token`. Each sign-in is a new user, even under a name already in use. */
+export function createDevTokenIssuer(config: JwtConfig, clock: Clock): DevTokenIssuer {
+  const secret = config.secret;
+  if (secret === undefined) throw new Error("dev tokens need an HMAC secret");
+  const algorithm = (config.algorithms.find((a) => a.startsWith("HS")) ?? "HS256") as jwt.Algorithm;
+  return {
+    issue(name) {
+      const user = { id: `u-${randomUUID()}`, name };
+      const iat = Math.floor(clock.now() / 1000);
+      const claims: jwt.JwtPayload = { sub: user.id, name, iat, exp: iat + DEV_TOKEN_TTL_SEC };
+      if (config.issuer !== undefined) claims.iss = config.issuer;
+      if (config.audience !== undefined) claims.aud = config.audience;
+      return { token: jwt.sign(claims, secret, { algorithm }), user };
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * The room-event bus: how every node learns what happened in a room, in the
+ * order it happened. Messages are put on it by the history store in the same
+ * step that stores them (so delivery order is history order on every node);
+ * presence and typing changes are put on it by their services. Each node's
+ * local delivery subscribes once and fans events out to its own clients.
+ */
+import type { Message, User } from "../../shared";
+
+export type RoomEvent =
+  | { type: "message"; roomId: string; message: Message }
+  | { type: "presence"; roomId: string; change: "join" | "leave"; user: User }
+  | { type: "typing"; roomId: string; users: User[] };
+
+export type RoomEventListener = (event: RoomEvent) => void;
+
+export interface RoomEventBus {
+  /** Delivers `event` to every subscriber on every node. */
+  publish(event: RoomEvent): Promise<void>;
+  /** Subscribes to every room's events; returns the unsubscribe function. */
+  subscribe(listener: RoomEventListener): () => void;
+}
+
+/** The bus of a single node: subscribers are called in publish order, asynchronously. */
+export function createMemoryBus(): RoomEventBus & { deliver(event: RoomEvent): void } {
+  const listeners = new Set<RoomEventListener>();
+  const deliver = (event: RoomEvent) => {
+    for (const listener of listeners) listener(event);
+  };
+  return {
+    deliver,
+    async publish(event) {
+      deliver(event);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * One client connection as the core sees it, whatever its transport
+ * (Socket.IO, plain WebSocket): who it is and which rooms it joined.
+ */
+import type { Identity } from "../auth/tokens";
+
+export interface Connection {
+  /** Unique across nodes: the node id and a local id. */
+  readonly id: string;
+  readonly identity: Identity;
+  /** Rooms this connection has joined, kept by the rooms service. */
+  readonly joined: Set<string>;
+}
+
+export function createConnection(id: string, identity: Identity): Connection {
+  return { id, identity, joined: new Set() };
+}

@@ -1,0 +1,102 @@
+/**
+ * Joining and leaving rooms (§3 `room:join`, `room:leave`; §4 presence):
+ * the access check of the `rooms` claim, per-user presence, and the history a
+ * joiner gets, resumed from `since` when the gap can be filled.
+ */
+import { Limits, type JoinResult } from "../../../shared";
+import { canAccessRoom } from "../../auth/tokens";
+import type { RoomEventBus } from "../../core/bus";
+import type { Clock } from "../../core/clock";
+import type { Connection } from "../../core/connection";
+import { forbidden, notJoined } from "../../errors";
+import type { HistoryStore } from "../chat/history.store";
+import type { TypingStore } from "../typing/typing.store";
+import type { TypingService } from "../typing/typing.service";
+import type { PresenceStore } from "./presence.store";
+
+export interface RoomsServiceOptions {
+  presence: PresenceStore;
+  history: HistoryStore;
+  typingStore: TypingStore;
+  typing: TypingService;
+  bus: RoomEventBus;
+  clock: Clock;
+}
+
+export interface RoomsService {
+  /**
+   * Joins `conn` to the room. `attach` is called once access is granted and
+   * before history is read, so the transport starts receiving live events
+   * first: a message stored meanwhile may arrive twice (clients dedupe by id)
+   * but is never missed.
+   * @throws HuddleError forbidden when the token does not allow the room.
+   */
+  join(conn: Connection, input: { roomId: string; since?: string }, attach: () => void): Promise<JoinResult>;
+  /** Leaves the room; a room not joined is fine. `detach` stops live events. */
+  leave(conn: Connection, roomId: string, detach: () => void): Promise<void>;
+  /** Leaves every room the connection joined. */
+  leaveAll(conn: Connection): Promise<void>;
+  /** @throws HuddleError not_joined unless `conn` joined `roomId`. */
+  assertJoined(conn: Connection, roomId: string): void;
+  /** @throws HuddleError forbidden unless the token allows `roomId`. */
+  assertAccess(identity: Connection["identity"], roomId: string): void;
+}
+
+export function createRoomsService(options: RoomsServiceOptions): RoomsService {
+  const { presence, history, typingStore, typing, bus, clock } = options;
+
+  const assertAccess = (identity: Connection["identity"], roomId: string) => {
+    if (!canAccessRoom(identity, roomId)) throw forbidden(roomId);
+  };
+
+  const historyFor = async (roomId: string, since: string | undefined) => {
+    if (since !== undefined) {
+      const missed = await history.since(roomId, since, Limits.resumeMax);
+      if (missed) return { history: missed, resumed: true };
+    }
+    const latest = await history.latest(roomId, Limits.joinHistory);
+    return { history: latest.messages, resumed: false };
+  };
+
+  const leaveRoom = async (conn: Connection, roomId: string) => {
+    const { user } = conn.identity;
+    conn.joined.delete(roomId);
+    const last = await presence.leave(roomId, user.id, conn.id);
+    await typing.stop(user.id, roomId);
+    if (last) await bus.publish({ type: "presence", roomId, change: "leave", user });
+  };
+
+  return {
+    assertAccess,
+    assertJoined(conn, roomId) {
+      if (!conn.joined.has(roomId)) throw notJoined(roomId);
+    },
+
+    async join(conn, input, attach) {
+      const { roomId } = input;
+      const { user } = conn.identity;
+      assertAccess(conn.identity, roomId);
+      const first = await presence.join(roomId, user, conn.id);
+      conn.joined.add(roomId);
+      attach();
+      if (first) await bus.publish({ type: "presence", roomId, change: "join", user });
+      const [members, typingUsers, past] = await Promise.all([
+        presence.members(roomId),
+        typingStore.list(roomId, clock.now()),
+        historyFor(roomId, input.since),
+      ]);
+      return { roomId, members, typing: typingUsers, history: past.history, resumed: past.resumed };
+    },
+
+    async leave(conn, roomId, detach) {
+      if (!conn.joined.has(roomId)) return;
+      detach();
+      await leaveRoom(conn, roomId);
+    },
+
+    async leaveAll(conn) {
+      const rooms = [...conn.joined];
+      await Promise.allSettled(rooms.map((roomId) => leaveRoom(conn, roomId)));
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Prometheus metrics (`GET /metrics`), on a registry of this app instance
+ * (never prom-client's global one, so one process can hold many apps).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly connections: Gauge<"transport">;
+  readonly rooms: Gauge;
+  readonly messages: Counter;
+  readonly errors: Counter<"code">;
+  readonly ackLatency: Histogram<"event">;
+  readonly connectionsRefused: Counter<"code">;
+}
+
+export function createMetrics(options: { nodeId: string; countRooms: () => number }): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node: options.nodeId });
+  // Includes nodejs_eventloop_lag_seconds and its percentiles, the event-loop lag of §5.
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    connections: new Gauge({
+      name: "huddle_connections",
+      help: "Open client connections on this node, by transport",
+      labelNames: ["transport"],
+      registers: [registry],
+    }),
+    rooms: new Gauge({
+      name: "huddle_rooms",
+      help: "Rooms with at least one connection on this node",
+      registers: [registry],
+      collect() {
+        this.set(options.countRooms());
+      },
+    }),
+    messages: new Counter({
+      name: "huddle_messages_sent_total",
+      help: "Messages stored (and broadcast) by this node, duplicates excluded",
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: "huddle_errors_total",
+      help: "Requests answered with an error, by protocol error code",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: "huddle_connections_refused_total",
+      help: "Connections refused at the handshake, by 40xx code",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+    ackLatency: new Histogram({
+      name: "huddle_ack_latency_seconds",
+      help: "Time from receiving a client event to sending its ack",
+      labelNames: ["event"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Every store the core needs, as one bundle: the in-memory bundle for a single
+ * node, or the Redis bundle (server/redis/) when `REDIS_URL` is set.
+ */
+import { createMemoryBus, type RoomEventBus } from "./core/bus";
+import { createMemoryHistoryStore } from "./features/chat/history.memory";
+import type { HistoryStore } from "./features/chat/history.store";
+import { createMemoryConnectionRegistry, type ConnectionRegistry } from "./features/limits/connection-registry";
+import { createMemoryRateLimiter, type RateLimit, type RateLimiter } from "./features/limits/rate-limiter";
+import { createMemoryPresenceStore, type PresenceStore } from "./features/rooms/presence.store";
+import { createMemoryTypingStore, type TypingStore } from "./features/typing/typing.store";
+
+export interface Stores {
+  readonly bus: RoomEventBus;
+  readonly history: HistoryStore;
+  readonly presence: PresenceStore;
+  readonly typing: TypingStore;
+  /** The per-user message budget (`RATE_BURST`, `RATE_PER_SEC`). */
+  readonly messageLimiter: RateLimiter;
+  /** The per-user typing budget, separate from messages. */
+  readonly typingLimiter: RateLimiter;
+  readonly connections: ConnectionRegistry;
+  /** True while the stores can serve (Redis reachable); always true in memory. */
+  isReady(): boolean;
+  /** Removes what this node holds (its presence, its connections) before it goes away. */
+  shutdown(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  historyMax: number;
+  messageLimit: RateLimit;
+  typingLimit: RateLimit;
+}
+
+export function createMemoryStores(options: StoreOptions): Stores {
+  const bus = createMemoryBus();
+  return {
+    bus,
+    history: createMemoryHistoryStore({ bus, historyMax: options.historyMax }),
+    presence: createMemoryPresenceStore(),
+    typing: createMemoryTypingStore(),
+    messageLimiter: createMemoryRateLimiter(options.messageLimit),
+    typingLimiter: createMemoryRateLimiter(options.typingLimit),
+    connections: createMemoryConnectionRegistry(),
+    isReady: () => true,
+    shutdown: async () => {},
+    close: async () => {},
+  };
+}

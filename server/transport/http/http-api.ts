@@ -1,0 +1,168 @@
+/**
+ * The Express app (§5): health, readiness, metrics, dev tokens, the REST
+ * routes over history and publishing, SSE, long polling, and the web client.
+ * Routes validate with the shared schemas and call the same services as the
+ * Socket.IO handlers.
+ */
+import express, { type NextFunction, type Request, type Response } from "express";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  describeIssues,
+  ErrorCode,
+  PublishBodySchema,
+  RoomIdSchema,
+  TokenRequestSchema,
+  Limits,
+} from "../../../shared";
+import type { Identity } from "../../auth/tokens";
+import { badRequest, HuddleError } from "../../errors";
+import type { Metrics } from "../../metrics";
+import type { Services } from "../../services";
+import type { LocalDelivery } from "../delivery";
+import { authenticate, createErrorHandler, queryString, sendError } from "./http-errors";
+import type { OriginPolicy } from "./origin";
+import { longPoll } from "./poll";
+import { streamRoomEvents } from "./sse";
+
+export interface HttpApiOptions {
+  services: Services;
+  delivery: LocalDelivery;
+  metrics: Metrics;
+  origins: OriginPolicy;
+  historyMax: number;
+  maxPayloadBytes: number;
+  /** Where the built web client lives; `GET /` serves its index.html. */
+  webRoot: string;
+  /** False while Redis is unreachable or after SIGTERM. */
+  isReady(): boolean;
+  sseHeartbeatMs?: number;
+  onInternalError(error: unknown): void;
+}
+
+export function createHttpApi(options: HttpApiOptions): express.Express {
+  const { services, metrics } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
+  app.get("/readyz", (_req, res) => {
+    if (options.isReady()) return void res.json({ status: "ok" });
+    res
+      .status(503)
+      .json({ status: "unavailable", error: { code: ErrorCode.Unavailable, message: "not ready to serve" } });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.setHeader("Content-Type", metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  const api = express.Router();
+  api.use(corsFor(options.origins));
+  api.use(express.json({ limit: options.maxPayloadBytes }));
+
+  api.post("/token", (req, res) => {
+    if (!services.devTokens) throw new HuddleError(ErrorCode.NotFound, "dev tokens are disabled on this server");
+    const body = TokenRequestSchema.safeParse(req.body);
+    if (!body.success) throw badRequest(describeIssues(body.error));
+    res.json(services.devTokens.issue(body.data.name));
+  });
+
+  /** The room of a `/rooms/:roomId/...` route, checked against the token's `rooms` claim. */
+  const roomOf = (req: Request, identity: Identity): string => {
+    const roomId = RoomIdSchema.safeParse(req.params.roomId);
+    if (!roomId.success) throw badRequest(describeIssues(roomId.error));
+    services.rooms.assertAccess(identity, roomId.data);
+    return roomId.data;
+  };
+
+  api.get("/rooms/:roomId/messages", async (req, res) => {
+    const identity = authenticate(req, services.verifier, false);
+    const roomId = roomOf(req, identity);
+    const rawLimit = queryString(req, "limit");
+    let limit: number | undefined;
+    if (rawLimit !== undefined) {
+      limit = /^\d+$/.test(rawLimit) ? Number(rawLimit) : NaN;
+      if (!(limit >= 1 && limit <= Limits.pageMax))
+        throw badRequest(`limit must be an integer from 1 to ${Limits.pageMax}`);
+    }
+    const page = await services.chat.page(roomId, {
+      before: nonEmpty(queryString(req, "before")),
+      after: nonEmpty(queryString(req, "after")),
+      limit,
+    });
+    res.json(page);
+  });
+
+  api.post("/rooms/:roomId/messages", async (req, res) => {
+    const identity = authenticate(req, services.verifier, false);
+    const roomId = roomOf(req, identity);
+    const body = PublishBodySchema.safeParse(req.body);
+    if (!body.success) throw badRequest(describeIssues(body.error));
+    const { message, duplicate } = await services.chat.send(identity.user, { roomId, ...body.data });
+    res.status(duplicate ? 200 : 201).json({ message });
+  });
+
+  api.get("/rooms/:roomId/events", async (req, res) => {
+    const identity = authenticate(req, services.verifier, true);
+    const roomId = roomOf(req, identity);
+    await streamRoomEvents(req, res, identity, roomId, {
+      services,
+      delivery: options.delivery,
+      historyMax: options.historyMax,
+      heartbeatMs: options.sseHeartbeatMs,
+      onOpen: (delta) => metrics.connections.inc({ transport: "sse" }, delta),
+    });
+  });
+
+  api.get("/rooms/:roomId/poll", async (req, res) => {
+    const identity = authenticate(req, services.verifier, true);
+    const roomId = roomOf(req, identity);
+    await longPoll(req, res, roomId, { services, delivery: options.delivery, historyMax: options.historyMax });
+  });
+
+  api.use((_req, _res) => {
+    throw new HuddleError(ErrorCode.NotFound, "no such route");
+  });
+  app.use("/api", api);
+
+  if (existsSync(join(options.webRoot, "index.html"))) {
+    app.use(express.static(options.webRoot, { index: "index.html", maxAge: 0 }));
+  } else {
+    app.get("/", (_req, res) => {
+      res.type("text/plain").send("The web client is not built: run `npm run build`.\n");
+    });
+  }
+
+  app.use((_req: Request, res: Response) => sendError(res, new HuddleError(ErrorCode.NotFound, "no such route")));
+  app.use(
+    createErrorHandler((code, thrown) => {
+      metrics.errors.inc({ code });
+      if (code === ErrorCode.Internal) options.onInternalError(thrown);
+    }),
+  );
+  return app;
+}
+
+const nonEmpty = (value: string | undefined) => (value === "" ? undefined : value);
+
+/** The Origin allow-list for the HTTP API, with CORS headers for the origins it allows. */
+function corsFor(origins: OriginPolicy) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const origin = req.headers.origin;
+    if (!origins.isAllowed(req)) return sendError(res, new HuddleError(ErrorCode.Forbidden, "origin not allowed"));
+    if (origin !== undefined) {
+      res.setHeader("Access-Control-Allow-Origin", origin);
+      res.setHeader("Vary", "Origin");
+      res.setHeader("Access-Control-Expose-Headers", "Retry-After");
+    }
+    if (req.method === "OPTIONS") {
+      res.setHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res.setHeader("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
+      res.setHeader("Access-Control-Max-Age", "600");
+      return void res.status(204).end();
+    }
+    next();
+  };
+}
