@@ -58,13 +58,20 @@ export interface Config {
   readonly typingTtlMs: number;
   readonly maxPayloadBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** Things that work but deserve an operator's attention; `main.ts` logs them at start-up. */
+  readonly warnings: readonly string[];
+  /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis 7+). */
+  readonly redisAdapter: "classic" | "sharded";
+  /** Node heartbeats in Redis: refresh interval, time-to-live, and how often dead nodes are looked for. */
+  readonly presence: { readonly heartbeatMs: number; readonly ttlMs: number; readonly reapMs: number };
 }
 
 /** One or more environment variables are wrong. `message` is a single line naming each of them. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration: ${problems.join("; ")}`);
+    // One line whatever the values were: a process manager shows the first line of stderr.
+    super(`invalid configuration: ${problems.join("; ").replace(/\s*[\r\n]+\s*/g, " ")}`);
   }
 }
 
@@ -74,6 +81,7 @@ export class ConfigError extends Error {
  */
 export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number } = {}): Config {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const read = (name: string): string | undefined => {
     const value = env[name];
     return value === undefined || value.trim() === "" ? undefined : value.trim();
@@ -83,7 +91,7 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
     if (raw === undefined) return fallback;
     const value = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isSafeInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+      problems.push(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
       return fallback;
     }
     return value;
@@ -91,9 +99,9 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
   const number = (name: string, fallback: number, min: number, max: number): number => {
     const raw = read(name);
     if (raw === undefined) return fallback;
-    const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+    const value = /^(\d+\.?\d*|\.\d+)$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isFinite(value) || value < min || value > max) {
-      problems.push(`${name} must be a number from ${min} to ${max} (got "${raw}")`);
+      problems.push(`${name} must be a number from ${min} to ${max} (got ${JSON.stringify(raw)})`);
       return fallback;
     }
     return value;
@@ -103,7 +111,7 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
     if (raw === undefined) return undefined;
     if (["1", "true", "yes", "on"].includes(raw)) return true;
     if (["0", "false", "no", "off"].includes(raw)) return false;
-    problems.push(`${name} must be 1 or 0 (got "${raw}")`);
+    problems.push(`${name} must be 1 or 0 (got ${JSON.stringify(raw)})`);
     return undefined;
   };
 
@@ -113,10 +121,10 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
 
   const redisUrl = read("REDIS_URL");
   if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got "${redisUrl}")`);
+    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl)})`);
   }
 
-  const jwt = readJwtConfig(read, production, problems);
+  const jwt = readJwtConfig(read, production, problems, warnings);
   const devTokensFlag = flag("DEV_TOKENS");
   const devTokens = devTokensFlag ?? jwt.ephemeral;
   if (devTokens && jwt.secret === undefined) {
@@ -133,13 +141,15 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
       .filter(Boolean);
     const bad = corsOrigins.filter((origin) => !isOrigin(origin));
     if (bad.length > 0) {
-      problems.push(`CORS_ORIGINS must list origins like https://chat.example.com (bad: "${bad.join('", "')}")`);
+      problems.push(
+        `CORS_ORIGINS must list origins like https://chat.example.com, or be * (bad: ${bad.map((o) => JSON.stringify(o)).join(", ")})`,
+      );
     }
   }
 
   const logLevelRaw = read("LOG_LEVEL") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got "${logLevelRaw}")`);
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevelRaw)})`);
   }
 
   const config: Config = {
@@ -158,12 +168,30 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
     typingTtlMs: integer("TYPING_TTL_MS", 5000, 100, 3_600_000),
     maxPayloadBytes: integer("MAX_PAYLOAD_BYTES", 65536, 1024, 100 * 1024 * 1024),
     logLevel: logLevelRaw as Config["logLevel"],
+    warnings: Object.freeze(warnings),
+    redisAdapter: read("REDIS_ADAPTER") === "sharded" ? "sharded" : "classic",
+    presence: Object.freeze({
+      heartbeatMs: integer("PRESENCE_HEARTBEAT_MS", 3000, 50, 60_000),
+      ttlMs: integer("PRESENCE_TTL_MS", 10_000, 200, 300_000),
+      reapMs: integer("PRESENCE_REAP_MS", 5000, 50, 60_000),
+    }),
   };
+  if (!["classic", "sharded", undefined].includes(read("REDIS_ADAPTER"))) {
+    problems.push(`REDIS_ADAPTER must be classic or sharded (got "${read("REDIS_ADAPTER")}")`);
+  }
+  if (config.presence.ttlMs <= config.presence.heartbeatMs) {
+    problems.push("PRESENCE_TTL_MS must be longer than PRESENCE_HEARTBEAT_MS");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
 
-function readJwtConfig(read: (name: string) => string | undefined, production: boolean, problems: string[]): JwtConfig {
+function readJwtConfig(
+  read: (name: string) => string | undefined,
+  production: boolean,
+  problems: string[],
+  warnings: string[],
+): JwtConfig {
   // Secrets are taken verbatim except for surrounding whitespace (a trailing newline from a file is common).
   let secret = read("JWT_SECRET");
   // PEM text often arrives through env files with literal "\n" sequences.
@@ -183,9 +211,9 @@ function readJwtConfig(read: (name: string) => string | undefined, production: b
     } catch {
       problems.push("JWT_SECRET is not a usable secret");
     }
-    if (production && Buffer.byteLength(secret) < 32) {
-      problems.push("JWT_SECRET must be at least 32 bytes when NODE_ENV=production");
-    }
+    // Weak, but the protocol only asks for a secret: warn rather than refuse to start.
+    if (Buffer.byteLength(secret) < 32)
+      warnings.push("JWT_SECRET is shorter than 32 bytes: use a longer random secret");
   }
   let keyType: string | undefined;
   if (publicKey !== undefined) {
@@ -205,7 +233,7 @@ function readJwtConfig(read: (name: string) => string | undefined, production: b
       ? defaults
       : (algorithmsRaw
           .split(",")
-          .map((a) => a.trim())
+          .map((a) => a.trim().toUpperCase())
           .filter(Boolean) as Algorithm[]);
   for (const algorithm of algorithms) {
     const hmac = (HMAC_ALGORITHMS as readonly string[]).includes(algorithm);
@@ -242,7 +270,8 @@ function keyFits(algorithm: string, keyType: string): boolean {
 function isOrigin(value: string): boolean {
   try {
     const url = new URL(value);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value;
+    // A "*" inside a host would parse, but origins match exactly: it could never match what a browser sends.
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value && !value.includes("*");
   } catch {
     return false;
   }

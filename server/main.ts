@@ -19,6 +19,7 @@ async function main() {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel, nodeId: config.nodeId });
+  for (const warning of config.warnings) logger.warn(warning);
   if (config.jwt.ephemeral) {
     logger.warn(
       "no JWT_SECRET or JWT_PUBLIC_KEY: using a random secret for this process and enabling dev tokens (POST /api/token); set one for production",

@@ -17,10 +17,11 @@ import {
 } from "../../../shared";
 import type { Identity } from "../../auth/tokens";
 import { badRequest, HuddleError } from "../../errors";
+import type { Logger } from "../../logger";
 import type { Metrics } from "../../metrics";
 import type { Services } from "../../services";
 import type { LocalDelivery } from "../delivery";
-import { authenticate, createErrorHandler, queryString, sendError } from "./http-errors";
+import { authenticate, createErrorHandler, queryString } from "./http-errors";
 import type { OriginPolicy } from "./origin";
 import { longPoll } from "./poll";
 import { streamRoomEvents } from "./sse";
@@ -38,6 +39,8 @@ export interface HttpApiOptions {
   isReady(): boolean;
   sseHeartbeatMs?: number;
   onInternalError(error: unknown): void;
+  /** Gets one debug line per request (method, url with any `?token=` redacted, status, duration). */
+  logger?: Logger;
 }
 
 export function createHttpApi(options: HttpApiOptions): express.Express {
@@ -45,6 +48,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  if (options.logger) app.use(accessLog(options.logger));
 
   app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
   app.get("/readyz", (_req, res) => {
@@ -60,7 +64,9 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
 
   const api = express.Router();
   api.use(corsFor(options.origins));
-  api.use(express.json({ limit: options.maxPayloadBytes }));
+  // Every body is JSON (§5), whatever Content-Type says: `curl -d '{"text":"hi"}'` sends a form type.
+  // Auth is a Bearer header, never a cookie, so reading a cross-site form post as JSON grants nothing.
+  api.use(express.json({ limit: options.maxPayloadBytes, type: () => true }));
 
   api.post("/token", (req, res) => {
     if (!services.devTokens) throw new HuddleError(ErrorCode.NotFound, "dev tokens are disabled on this server");
@@ -80,7 +86,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   api.get("/rooms/:roomId/messages", async (req, res) => {
     const identity = authenticate(req, services.verifier, false);
     const roomId = roomOf(req, identity);
-    const rawLimit = queryString(req, "limit");
+    const rawLimit = nonEmpty(queryString(req, "limit"));
     let limit: number | undefined;
     if (rawLimit !== undefined) {
       limit = /^\d+$/.test(rawLimit) ? Number(rawLimit) : NaN;
@@ -135,7 +141,9 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
     });
   }
 
-  app.use((_req: Request, res: Response) => sendError(res, new HuddleError(ErrorCode.NotFound, "no such route")));
+  app.use((_req: Request, _res: Response) => {
+    throw new HuddleError(ErrorCode.NotFound, "no such route");
+  });
   app.use(
     createErrorHandler((code, thrown) => {
       metrics.errors.inc({ code });
@@ -147,11 +155,30 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
 
 const nonEmpty = (value: string | undefined) => (value === "" ? undefined : value);
 
+/** One debug line per request once it is answered (or, for SSE and polls, once it closes). */
+function accessLog(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!logger.isLevelEnabled("debug")) return next();
+    const startedAt = process.hrtime.bigint();
+    let logged = false;
+    const log = () => {
+      if (logged) return;
+      logged = true;
+      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      // `url` goes through the logger's serializer, which redacts `?token=`.
+      logger.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms }, "http request");
+    };
+    res.once("finish", log);
+    res.once("close", log);
+    next();
+  };
+}
+
 /** The Origin allow-list for the HTTP API, with CORS headers for the origins it allows. */
 function corsFor(origins: OriginPolicy) {
   return (req: Request, res: Response, next: NextFunction) => {
     const origin = req.headers.origin;
-    if (!origins.isAllowed(req)) return sendError(res, new HuddleError(ErrorCode.Forbidden, "origin not allowed"));
+    if (!origins.isAllowed(req)) return next(new HuddleError(ErrorCode.Forbidden, "origin not allowed"));
     if (origin !== undefined) {
       res.setHeader("Access-Control-Allow-Origin", origin);
       res.setHeader("Vary", "Origin");
