@@ -1,6 +1,7 @@
-import { closeAllClients, createClient, waitForEvent } from "../helpers/clients";
+import { closeAllClients, createClient, eventually, waitForEvent } from "../helpers/clients";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
 import { signToken } from "../helpers/tokens";
+import { connectSession, join, send, uniqueRoom } from "./support";
 
 let server: TestApp;
 beforeAll(async () => {
@@ -20,5 +21,21 @@ describe.each(["websocket", "polling"] as const)("session over %s", (transport) 
       protocol: 1,
       limits: { maxMessageLength: 4000, typingTtlMs: 1234 },
     });
+  });
+
+  test("sends session before any other event, even to a socket that joins a busy room at once", async () => {
+    const roomId = uniqueRoom("busy");
+    const { socket: talker } = await connectSession(server.url, { transport });
+    await join(talker, roomId);
+    const socket = createClient(server.url, { transport });
+    const events: string[] = [];
+    socket.onAny((event: string) => events.push(event));
+    const joined = new Promise((resolve) => socket.on("connect", () => socket.emit("room:join", { roomId }, resolve)));
+    await waitForEvent(socket, "session");
+    await expect(joined).resolves.toMatchObject({ ok: true });
+    await send(talker, roomId, "while you arrive");
+    await eventually(() => events.includes("message:new"), "message:new on the new socket");
+    expect(events[0]).toBe("session");
+    expect(events.filter((e) => e === "session")).toHaveLength(1);
   });
 });
