@@ -403,6 +403,24 @@ describe("the message budget (RATE_BURST=3, RATE_PER_SEC=1)", () => {
     });
   });
 
+  test("answers a retry of a stored clientMsgId with the first message even when the budget is spent", async () => {
+    const roomId = uniqueRoom();
+    const alice = await user(limited);
+    const bob = await user(limited);
+    await join(alice.socket, roomId);
+    await join(bob.socket, roomId);
+    const first = await send(alice.socket, roomId, "first", "retry-me");
+    for (let i = 0; i < 2; i++) await send(alice.socket, roomId, `ok ${i}`);
+    await settle(bob.socket);
+    const received = collect<Message>(bob.socket, "message:new");
+    const retry = await request(alice.socket, "message:send", { roomId, text: "first", clientMsgId: "retry-me" });
+    expect(retry).toEqual({ ok: true, message: first });
+    const fresh = await request(alice.socket, "message:send", { roomId, text: "new", clientMsgId: "not-stored" });
+    expect(fresh).toMatchObject({ ok: false, error: { code: "rate_limited" } });
+    await settle(bob.socket);
+    expect(received.items).toEqual([]);
+  });
+
   test("is each user's own: another user can still send", async () => {
     const roomId = uniqueRoom();
     const alice = await user(limited);

@@ -57,6 +57,11 @@ export function createChatService(options: ChatServiceOptions): ChatService {
       const checked = checkMessageText(input.text);
       if (!checked.ok) throw new HuddleError(checked.code, checked.message);
       const decision = await limiter.take(user.id, clock.now());
+      if (!decision.ok && input.clientMsgId !== undefined) {
+        // A retry of a message already stored is answered with it, whatever the budget: the sender is not sending more.
+        const first = await history.findSent(input.roomId, user.id, input.clientMsgId);
+        if (first) return { message: first, duplicate: true };
+      }
       if (!decision.ok) {
         throw new HuddleError(ErrorCode.RateLimited, "you are sending too fast", decision.retryAfterMs);
       }

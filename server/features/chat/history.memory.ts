@@ -131,6 +131,10 @@ export function createMemoryHistoryStore(options: MemoryHistoryOptions): History
       return room.messages.slice(start);
     },
 
+    async findSent(roomId, userId, clientMsgId) {
+      return rooms.get(roomId)?.sent.get(`${userId}\n${clientMsgId}`)?.message ?? null;
+    },
+
     async newestId(roomId) {
       const messages = rooms.get(roomId)?.messages;
       return messages && messages.length > 0 ? messages[messages.length - 1]!.id : null;

@@ -39,6 +39,8 @@ export interface HistoryStore {
    * and at most `max` came after it; otherwise null (the gap cannot be filled).
    */
   since(roomId: string, id: string, max: number): Promise<Message[] | null>;
+  /** The message first stored for (roomId, userId, clientMsgId), while it is remembered; else null. */
+  findSent(roomId: string, userId: string, clientMsgId: string): Promise<Message | null>;
   /** The newest message id of the room, or null when it has none. */
   newestId(roomId: string): Promise<string | null>;
 }
