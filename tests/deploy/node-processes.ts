@@ -1,0 +1,110 @@
+/**
+ * Huddle nodes as separate processes (`node dist/server.js`), the way a
+ * deployment runs them, configured only through the environment.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { freePort } from "../helpers/ports";
+import { TEST_SECRET } from "../helpers/tokens";
+import { REPO_ROOT } from "./nginx-harness";
+
+export const SERVER_BUNDLE = join(REPO_ROOT, "dist", "server.js");
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/server.js when it is missing or older than the server's sources (`npm test` builds first anyway). */
+export function ensureBuilt(): void {
+  const sources = Math.max(newestSource(join(REPO_ROOT, "server")), newestSource(join(REPO_ROOT, "shared")));
+  if (existsSync(SERVER_BUNDLE) && statSync(SERVER_BUNDLE).mtimeMs >= sources) return;
+  execFileSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { cwd: REPO_ROOT, stdio: "pipe" });
+}
+
+export interface NodeProcess {
+  readonly nodeId: string;
+  readonly port: number;
+  /** host:port, as an nginx `server` line wants it. */
+  readonly address: string;
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** What the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface NodeOptions {
+  nodeId: string;
+  redisUrl?: string;
+  env?: Record<string, string>;
+}
+
+/** Spawns a node and resolves once its /healthz answers; rejects with its output if it exits first. */
+export async function startNode(options: NodeOptions): Promise<NodeProcess> {
+  ensureBuilt();
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    NODE_ID: options.nodeId,
+    JWT_SECRET: TEST_SECRET,
+    DEV_TOKENS: "1",
+    LOG_LEVEL: "warn",
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ["--enable-source-maps", SERVER_BUNDLE], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `node ${options.nodeId} exited (${child.exitCode ?? child.signalCode}) before it was healthy:\n${output}`,
+      );
+    }
+    const healthy = await fetch(`${url}/healthz`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (healthy) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`node ${options.nodeId} did not answer /healthz within 20 s:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  return {
+    nodeId: options.nodeId,
+    port,
+    address: `127.0.0.1:${port}`,
+    url,
+    child,
+    output: () => output,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

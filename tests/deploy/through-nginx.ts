@@ -1,0 +1,177 @@
+/**
+ * Clients that reach nginx from a chosen loopback source address. nginx hashes
+ * `$remote_addr`, and every local client comes from 127.0.0.1 unless told
+ * otherwise, so without this all test clients would land on one node.
+ *
+ * Verified with engine.io-client 6.6: the polling transport uses only the
+ * `agent` option (its XHR shim ignores `localAddress`); the websocket
+ * transport passes `agent` (and `localAddress`) on to `ws`. An
+ * `http.Agent({ localAddress })` therefore binds both transports, including
+ * the polling -> websocket upgrade.
+ */
+import { Agent, request, type IncomingHttpHeaders } from "node:http";
+import WebSocket from "ws";
+import type { SessionInfo } from "../../shared";
+import { createClient, waitForEvent, type ClientOptions, type HuddleClient } from "../helpers/clients";
+
+const agents = new Set<Agent>();
+
+/** Socket.IO client options that make every request of the client come from `address`. */
+export function fromAddress(address: string): Pick<ClientOptions, "agent"> {
+  const agent = new Agent({ localAddress: address, keepAlive: true });
+  agents.add(agent);
+  // engine.io-client types `agent` as string | boolean; at run time it forwards the object to http and ws.
+  return { agent: agent as unknown as string };
+}
+
+/** Destroys the agents made by `fromAddress` (their keep-alive sockets). */
+export function destroyAgents(): void {
+  for (const agent of agents) agent.destroy();
+  agents.clear();
+}
+
+/** 127.0.0.2, 127.0.0.3, … */
+export const loopback = (n: number) => `127.0.0.${n}`;
+
+export interface Connected {
+  socket: HuddleClient;
+  session: SessionInfo;
+  address: string;
+}
+
+/** Connects through `url` from `address` and resolves with the `session` it got. */
+export async function connectFrom(url: string, address: string, options: ClientOptions = {}): Promise<Connected> {
+  const socket = createClient(url, { ...fromAddress(address), ...options });
+  const session = waitForEvent<SessionInfo>(socket, "session", { timeoutMs: 5000 });
+  const refused = new Promise<never>((_, reject) =>
+    socket.once("connect_error", (error) => reject(new Error(`connect_error from ${address}: ${error.message}`))),
+  );
+  return { socket, session: await Promise.race([session, refused]), address };
+}
+
+/**
+ * Probes source addresses until each of `nodeIds` has `perNode` addresses that
+ * nginx sends to it. Consistent hashing over two nodes splits addresses
+ * roughly evenly, so a few dozen candidates are plenty.
+ */
+export async function addressesByNode(
+  url: string,
+  nodeIds: readonly string[],
+  perNode = 2,
+): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>(nodeIds.map((id) => [id, []]));
+  const enough = () => [...found.values()].every((list) => list.length >= perNode);
+  for (let n = 2; n < 250 && !enough(); n += 8) {
+    const batch = Array.from({ length: 8 }, (_, i) => loopback(n + i));
+    const probes = await Promise.all(batch.map((address) => connectFrom(url, address, { transport: "websocket" })));
+    for (const { socket, session, address } of probes) {
+      found.get(session.nodeId)?.push(address);
+      socket.close();
+    }
+  }
+  if (!enough()) throw new Error(`could not find ${perNode} source addresses per node: ${JSON.stringify([...found])}`);
+  return found;
+}
+
+/** Emits `event` with an ack and resolves with the ack, or fails naming the event. */
+export function ack(socket: HuddleClient, event: string, payload: unknown, timeoutMs = 3000): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for the ack of "${event}"`)), timeoutMs);
+    (socket.emit as (...args: unknown[]) => void)(event, payload, (response: unknown) => {
+      clearTimeout(timer);
+      resolve(response);
+    });
+  });
+}
+
+export interface HttpResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  json(): any;
+}
+
+/** One HTTP request, optionally from a given source address. */
+export function http(
+  url: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    localAddress?: string;
+    timeoutMs?: number;
+  } = {},
+): Promise<HttpResult> {
+  const { method = "GET", headers = {}, body, localAddress, timeoutMs = 5000 } = options;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, localAddress, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) }),
+      );
+      res.on("error", reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out after ${timeoutMs} ms: ${method} ${url}`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** A plain WebSocket (`/ws`) client that queues the JSON frames it receives. */
+export interface WsClient {
+  ws: WebSocket;
+  /** Next frame of `type` (matching `predicate`, if given); other frames are kept for later calls. */
+  next(type: string, options?: { timeoutMs?: number; predicate?: (frame: any) => boolean }): Promise<any>;
+  /** Sends `{ type, id, data }` and resolves with the matching ack's data. */
+  call(type: string, data: unknown, timeoutMs?: number): Promise<any>;
+  close(): void;
+}
+
+export async function openWs(
+  url: string,
+  options: { localAddress?: string; headers?: Record<string, string> } = {},
+): Promise<WsClient> {
+  const ws = new WebSocket(url, { localAddress: options.localAddress, headers: options.headers });
+  const frames: any[] = [];
+  const waiters = new Set<() => void>();
+  ws.on("message", (data, isBinary) => {
+    if (!isBinary) frames.push(JSON.parse(String(data)));
+    waiters.forEach((wake) => wake());
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`/ws upgrade answered HTTP ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
+  let nextId = 0;
+  const take = (match: (frame: any) => boolean, what: string, timeoutMs: number) =>
+    new Promise<any>((resolve, reject) => {
+      const check = () => {
+        const index = frames.findIndex(match);
+        if (index < 0) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(frames.splice(index, 1)[0]);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for /ws ${what}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  return {
+    ws,
+    next: (type, { timeoutMs = 3000, predicate = () => true } = {}) =>
+      take((frame) => frame.type === type && predicate(frame), `"${type}" frame`, timeoutMs),
+    async call(type, data, timeoutMs = 3000) {
+      const id = `c${++nextId}`;
+      ws.send(JSON.stringify({ type, id, data }));
+      const frame = await take((f) => f.type === "ack" && f.id === id, `ack of "${type}"`, timeoutMs);
+      return frame.data;
+    },
+    close: () => ws.close(),
+  };
+}
