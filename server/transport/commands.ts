@@ -1,0 +1,115 @@
+/**
+ * The six client events of §3, mapped onto the core services once for every
+ * transport that carries them (Socket.IO, plain WebSocket). `execute` is the
+ * edge each event passes: it parses the payload with its shared schema
+ * (bad_request otherwise, nothing executed), runs the command, and turns any
+ * thrown value into an `Err` ack through the one normaliser, so no stack or
+ * cause reaches the wire and nothing a client sends can throw out of it.
+ */
+import type { z } from "zod";
+import {
+  ClientEventSchemas,
+  CLIENT_EVENT_NAMES,
+  describeIssues,
+  ErrorCode,
+  type Ack,
+  type AckResults,
+  type ClientEventName,
+} from "../../shared";
+import type { Connection } from "../core/connection";
+import { toWireError } from "../errors";
+import type { Services } from "../services";
+
+/** One client connection as the commands see it: who, which rooms, and how its transport follows a room. */
+export interface CommandTarget {
+  readonly conn: Connection;
+  /** Starts delivering the room's live events to this connection (idempotent). */
+  attach(roomId: string): void;
+  /** Stops delivering the room's live events to this connection. */
+  detach(roomId: string): void;
+  /** True once the connection has gone. */
+  isClosed(): boolean;
+}
+
+export interface CommandHooks {
+  /** Called once per event with its outcome, for metrics and logs. */
+  onOutcome(event: string, startedAt: bigint, ack: Ack<object>, thrown?: unknown): void;
+}
+
+export interface Commands {
+  /** Validates and runs `event`; resolves with its ack, never rejects. */
+  execute(event: ClientEventName, payload: unknown, target: CommandTarget): Promise<Ack<object>>;
+}
+
+type Payload<E extends ClientEventName> = z.infer<(typeof ClientEventSchemas)[E]>;
+type Handlers = {
+  [E in ClientEventName]: (target: CommandTarget, payload: Payload<E>) => Promise<AckResults[E]>;
+};
+
+export function isClientEventName(type: unknown): type is ClientEventName {
+  return typeof type === "string" && (CLIENT_EVENT_NAMES as string[]).includes(type);
+}
+
+export function createCommands(services: Services, hooks: CommandHooks): Commands {
+  const { rooms, chat, typing } = services;
+
+  const handlers: Handlers = {
+    async "room:join"(target, payload) {
+      const result = await rooms.join(target.conn, payload, () => target.attach(payload.roomId));
+      // Closed while joining: the close handler ran before the room was recorded.
+      if (target.isClosed()) await rooms.leaveAll(target.conn);
+      return result;
+    },
+    async "room:leave"(target, { roomId }) {
+      await rooms.leave(target.conn, roomId, () => target.detach(roomId));
+      return {};
+    },
+    async "message:send"(target, payload) {
+      rooms.assertJoined(target.conn, payload.roomId);
+      const { message } = await chat.send(target.conn.identity.user, payload);
+      return { message };
+    },
+    async "typing:start"(target, { roomId }) {
+      rooms.assertJoined(target.conn, roomId);
+      await typing.start(target.conn.identity.user, roomId);
+      return {};
+    },
+    async "typing:stop"(target, { roomId }) {
+      rooms.assertJoined(target.conn, roomId);
+      await typing.stop(target.conn.identity.user.id, roomId);
+      return {};
+    },
+    async "room:history"(target, { roomId, before, limit }) {
+      rooms.assertJoined(target.conn, roomId);
+      return chat.page(roomId, { before, limit });
+    },
+  };
+
+  return {
+    execute(event, payload, target) {
+      const startedAt = process.hrtime.bigint();
+      const done = (ack: Ack<object>, thrown?: unknown) => {
+        hooks.onOutcome(event, startedAt, ack, thrown);
+        return ack;
+      };
+      const parsed = ClientEventSchemas[event].safeParse(payload);
+      if (!parsed.success) {
+        return Promise.resolve(
+          done({ ok: false, error: { code: ErrorCode.BadRequest, message: describeIssues(parsed.error) } }),
+        );
+      }
+      let result: Promise<object>;
+      try {
+        // Started synchronously, so events of one connection begin in the order they arrived.
+        const run = handlers[event] as (target: CommandTarget, payload: unknown) => Promise<object>;
+        result = run(target, parsed.data);
+      } catch (thrown) {
+        result = Promise.reject(thrown);
+      }
+      return result.then(
+        (value) => done({ ok: true, ...value }),
+        (thrown: unknown) => done({ ok: false, error: toWireError(thrown) }, thrown),
+      );
+    },
+  };
+}
