@@ -22,7 +22,7 @@ import { createConnection } from "../../core/connection";
 import type { Services } from "../../services";
 import { createCommands, isClientEventName, type CommandTarget } from "../commands";
 import { admitConnection, sessionInfo } from "../session";
-import { defineHandler, type HandlerHooks } from "./define-handler";
+import { createSerialQueue, defineHandler, type HandlerHooks } from "./define-handler";
 import { roomKey, userKey } from "./room-keys";
 import { scheduleExpiry } from "./expiry";
 
@@ -111,8 +111,9 @@ export function createSocketServer(options: SocketServerOptions): { io: HuddleSe
       detach: (roomId) => void socket.leave(roomKey(roomId)),
       isClosed: () => socket.disconnected,
     };
+    const enqueue = createSerialQueue();
     for (const event of CLIENT_EVENT_NAMES) {
-      socket.on(event, defineHandler(commands, event, target) as never);
+      socket.on(event, defineHandler(commands, event, target, enqueue) as never);
     }
     // An event the protocol does not know is still answered, so a client waiting on its ack is not left hanging.
     socket.onAny((event: unknown, ...args: unknown[]) => {
