@@ -2,6 +2,7 @@
  * Every store the core needs, as one bundle: the in-memory bundle for a single
  * node, or the Redis bundle (server/redis/) when `REDIS_URL` is set.
  */
+import type { ServerOptions } from "socket.io";
 import { createMemoryBus, type RoomEventBus } from "./core/bus";
 import { createMemoryHistoryStore } from "./features/chat/history.memory";
 import type { HistoryStore } from "./features/chat/history.store";
@@ -20,6 +21,8 @@ export interface Stores {
   /** The per-user typing budget, separate from messages. */
   readonly typingLimiter: RateLimiter;
   readonly connections: ConnectionRegistry;
+  /** The Socket.IO adapter that makes cluster-wide Socket.IO operations reach every node; absent on one node. */
+  readonly socketAdapter?: ServerOptions["adapter"];
   /** True while the stores can serve (Redis reachable); always true in memory. */
   isReady(): boolean;
   /** Removes what this node holds (its presence, its connections) before it goes away. */

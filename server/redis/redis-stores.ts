@@ -1,8 +1,165 @@
-/** Placeholder until the Redis stores land (issue 3). */
+/**
+ * The Redis bundle of stores (`REDIS_URL` set): what makes many nodes one
+ * service. Four connections a node: commands (every store, fail-fast), the
+ * room-event subscription, and a publish/subscribe pair for the Socket.IO
+ * adapter. While Redis is away every store call rejects at once with
+ * `StoreUnavailableError` and `isReady()` is false; the connections come back
+ * by themselves, and the node then re-registers and repairs what it holds
+ * (nodes.redis.ts) and delivers what it missed (bus.redis.ts).
+ */
 import type { Config } from "../config";
+import { StoreUnavailableError } from "../errors";
 import type { Logger } from "../logger";
 import type { Stores } from "../stores";
+import { closeConnection, createGuard, createRedisConnection, type Redis } from "./client";
+import { createRedisBus } from "./bus.redis";
+import { createRedisHistoryStore, readAfter } from "./history.redis";
+import { createKeys, type Keys } from "./keys";
+import { createRedisConnectionRegistry, createRedisRateLimiter } from "./limits.redis";
+import { createNodeLife } from "./nodes.redis";
+import { createRedisPresenceStore } from "./presence.redis";
+import { createSocketAdapter } from "./socket-adapter";
+import { createRedisTypingStore } from "./typing.redis";
 
-export async function createRedisStores(_config: Config, _logger: Logger): Promise<Stores> {
-  throw new Error("REDIS_URL is not supported yet");
+export interface RedisStoreOptions {
+  /** Put before every key and channel, so several deployments (or tests) can share one Redis. @default "huddle:" */
+  prefix?: string;
+  /** A Redis command not answered within this time fails as `unavailable`. @default 2000 */
+  commandTimeoutMs?: number;
+  /** How long start-up waits for Redis before going on, not ready, until Redis comes. @default 5000 */
+  connectWaitMs?: number;
+  /** Milliseconds since epoch, for heartbeats and typing sweeps. @default Date.now */
+  now?: () => number;
+}
+
+export interface RedisStores extends Stores {
+  readonly keys: Keys;
+  /** The command connection (for tests and tools). */
+  readonly client: Redis;
+}
+
+/**
+ * Connects to `config.redisUrl` and returns the stores over it. Resolves even
+ * when Redis is not reachable yet (after `connectWaitMs`): the node then
+ * answers `unavailable` until Redis comes.
+ * @throws Error when `config.redisUrl` is not set.
+ */
+export async function createRedisStores(
+  config: Config,
+  logger: Logger,
+  options: RedisStoreOptions = {},
+): Promise<RedisStores> {
+  const url = config.redisUrl;
+  if (!url) throw new Error("createRedisStores needs config.redisUrl (REDIS_URL)");
+  const keys = createKeys(options.prefix);
+  const now = options.now ?? Date.now;
+  // While Redis is away every background task fails the same way; the connection logs the outage once.
+  const onError = (error: unknown, context: string) =>
+    error instanceof StoreUnavailableError
+      ? logger.debug({ err: error, context }, "redis store task skipped: redis unavailable")
+      : logger.warn({ err: error, context }, "redis store task failed");
+  const guard = createGuard(options.commandTimeoutMs ?? 2000);
+  const connection = (role: string, offlineQueue = false) =>
+    createRedisConnection({ url, name: `huddle-${config.nodeId}-${role}`, offlineQueue }, logger);
+  const client = connection("commands");
+  const subscriber = connection("events");
+  const adapterPub = connection("adapter-pub", true);
+  const adapterSub = connection("adapter-sub", true);
+
+  const bus = createRedisBus({
+    client,
+    guard,
+    subscriber,
+    channel: keys.events,
+    readAfter: (roomId, afterId, count) => readAfter(client, guard, keys, roomId, afterId, count),
+    onError,
+  });
+  const presence = createRedisPresenceStore({ client, guard, keys, nodeId: config.nodeId });
+  const connections = createRedisConnectionRegistry({ client, guard, keys, nodeId: config.nodeId });
+  const typing = createRedisTypingStore({ client, guard, keys });
+  const life = createNodeLife({
+    client,
+    guard,
+    keys,
+    nodeId: config.nodeId,
+    bus,
+    presence,
+    connections,
+    typing,
+    ...config.presence,
+    now,
+    onError,
+  });
+
+  let subscribed = false;
+  let closed = false;
+  let subscribing: Promise<void> | undefined;
+  const subscribe = () =>
+    (subscribing ??= bus
+      .start()
+      .then(() => void (subscribed = true))
+      .finally(() => (subscribing = undefined)));
+  // Normally the first connection subscribes; should that fail, the next one tries again.
+  subscriber.on("ready", () => {
+    if (!subscribed && !closed) subscribe().catch((error) => onError(error, "subscribe"));
+  });
+  const connected = Promise.all([
+    client.connect(),
+    subscriber.connect().then(subscribe),
+    adapterPub.connect(),
+    adapterSub.connect(),
+  ]);
+  connected.catch((error) => onError(error, "connect"));
+  let waitTimer: NodeJS.Timeout | undefined;
+  const waited = await Promise.race([
+    connected.then(
+      () => true,
+      () => false,
+    ),
+    new Promise<false>((resolve) => (waitTimer = setTimeout(() => resolve(false), options.connectWaitMs ?? 5000))),
+  ]);
+  clearTimeout(waitTimer);
+  if (!waited) logger.warn("redis is not reachable yet: not ready until it is");
+
+  // Each time the command connection comes back, re-register and repair at once rather than at the next beat.
+  client.on("ready", () => {
+    if (!closed) life.beat().catch((error) => onError(error, "heartbeat"));
+  });
+  await life.start();
+
+  return {
+    keys,
+    client,
+    bus,
+    history: createRedisHistoryStore({ client, guard, keys, historyMax: config.historyMax }),
+    presence,
+    typing,
+    messageLimiter: createRedisRateLimiter({
+      client,
+      guard,
+      keys,
+      name: "message",
+      limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+    }),
+    typingLimiter: createRedisRateLimiter({
+      client,
+      guard,
+      keys,
+      name: "typing",
+      limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+    }),
+    connections,
+    socketAdapter: createSocketAdapter(config.redisAdapter, adapterPub, adapterSub, keys.prefix, logger),
+    isReady: () => !closed && subscribed && client.isReady && subscriber.isReady && life.healthy(),
+    async shutdown() {
+      await life.shutdown();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      life.stop();
+      await bus.close();
+      await Promise.all([client, subscriber, adapterPub, adapterSub].map(closeConnection));
+    },
+  };
 }

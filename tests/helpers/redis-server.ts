@@ -22,7 +22,8 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** @param options.args extra redis-server arguments, after the defaults (a later one wins), e.g. `["--appendonly", "yes"]`. */
+export async function startRedis(options: { args?: string[] } = {}): Promise<TestRedis> {
   if (!existsSync(REDIS_SERVER)) {
     throw new Error(
       `${REDIS_SERVER} not found: install redis-server (apt-get install -y redis-server); Redis tests do not skip`,
@@ -47,6 +48,7 @@ export async function startRedis(): Promise<TestRedis> {
         dir,
         "--daemonize",
         "no",
+        ...(options.args ?? []),
       ],
       { stdio: "ignore" },
     );

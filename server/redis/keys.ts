@@ -1,0 +1,63 @@
+/**
+ * Every Redis key and channel the stores use, in one place. Room ids cannot
+ * contain a newline (§2), so `room + "\n" + user` names a pair without
+ * ambiguity; user ids (a token's `sub`) may contain anything and always come
+ * last. The reaper's Lua script builds the same names (see presence.redis.ts):
+ * change them together.
+ */
+export interface Keys {
+  readonly prefix: string;
+  /** The room-event bus channel every node subscribes to. */
+  readonly events: string;
+  /** A room's history: one stream. */
+  log(roomId: string): string;
+  /** The first message stored for a (room, user, clientMsgId). */
+  sent(roomId: string, userId: string, clientMsgId: string): string;
+  /** A room's members: user id → join order. */
+  members(roomId: string): string;
+  /** A room's members: user id → user JSON. */
+  names(roomId: string): string;
+  /** The connections through which a user is in a room. */
+  presenceConnections(roomId: string, userId: string): string;
+  /** A user's connections on every node, for MAX_CONNECTIONS_PER_USER. */
+  userConnections(userId: string): string;
+  /** Who types in a room: user id → "expiresAt startOrder userJson". */
+  typing(roomId: string): string;
+  /** Every typing entry by expiry, so that a dead node's entries are still announced when they expire. */
+  readonly typingDue: string;
+  /** A token bucket. */
+  bucket(limiter: string, key: string): string;
+  /** A counter for join and typing order. */
+  readonly sequence: string;
+  /** The ids of the live (or not yet reaped) nodes. */
+  readonly nodes: string;
+  /** Exists while the node is alive (a TTL refreshed by its heartbeat). */
+  heartbeat(nodeId: string): string;
+  /** The (room, user, connection) entries a node holds, for its reaping. */
+  nodePresence(nodeId: string): string;
+  /** The (user, connection) entries a node holds, for its reaping. */
+  nodeConnections(nodeId: string): string;
+}
+
+/** @param prefix put before every key and channel. @default "huddle:" */
+export function createKeys(prefix = "huddle:"): Keys {
+  const p = prefix;
+  return {
+    prefix: p,
+    events: `${p}events`,
+    log: (roomId) => `${p}log:${roomId}`,
+    sent: (roomId, userId, clientMsgId) => `${p}sent:${roomId}\n${clientMsgId.length}:${clientMsgId}\n${userId}`,
+    members: (roomId) => `${p}members:${roomId}`,
+    names: (roomId) => `${p}names:${roomId}`,
+    presenceConnections: (roomId, userId) => `${p}pconn:${roomId}\n${userId}`,
+    userConnections: (userId) => `${p}uconn:${userId}`,
+    typing: (roomId) => `${p}typing:${roomId}`,
+    typingDue: `${p}typing-due`,
+    bucket: (limiter, key) => `${p}bucket:${limiter}:${key}`,
+    sequence: `${p}seq`,
+    nodes: `${p}nodes`,
+    heartbeat: (nodeId) => `${p}node:${nodeId}\nalive`,
+    nodePresence: (nodeId) => `${p}node:${nodeId}\npresence`,
+    nodeConnections: (nodeId) => `${p}node:${nodeId}\nconnections`,
+  };
+}
