@@ -1,0 +1,84 @@
+/** Pure parts of the typed client: the backoff function and the join/dedupe bookkeeping. */
+import { backoffDelay } from "../../web/src/client";
+import { createRoomTrack, markSeen, mergeJoin } from "../../web/src/client/room-tracker";
+import type { JoinResult, Message } from "../../shared/events";
+
+describe("backoffDelay", () => {
+  test("the window doubles from baseMs per attempt and random() picks a point in it (full jitter)", () => {
+    const options = { baseMs: 500, maxMs: 30_000 };
+    expect([0, 1, 2, 3, 4].map((attempt) => backoffDelay(attempt, options, () => 1))).toEqual([
+      500, 1000, 2000, 4000, 8000,
+    ]);
+    expect(backoffDelay(3, options, () => 0.5)).toBe(2000);
+    expect(backoffDelay(3, options, () => 0)).toBe(0);
+  });
+
+  test("never exceeds maxMs, however many attempts", () => {
+    for (const attempt of [6, 7, 20, 1000, Number.MAX_SAFE_INTEGER]) {
+      expect(backoffDelay(attempt, { baseMs: 500, maxMs: 30_000 }, () => 1)).toBe(30_000);
+    }
+  });
+
+  test("stays within [0, window] with the default Math.random", () => {
+    for (let i = 0; i < 200; i++) {
+      const delay = backoffDelay(2, { baseMs: 100, maxMs: 10_000 });
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThanOrEqual(400);
+    }
+  });
+
+  test("uses 500 ms, ×2 and a 30 s cap by default", () => {
+    expect(backoffDelay(0, {}, () => 1)).toBe(500);
+    expect(backoffDelay(1, {}, () => 1)).toBe(1000);
+    expect(backoffDelay(10, {}, () => 1)).toBe(30_000);
+  });
+});
+
+const msg = (id: string): Message => ({ id, roomId: "r", user: { id: "u", name: "U" }, text: id, ts: 0 });
+const joinResult = (history: Message[], resumed: boolean): JoinResult => ({
+  roomId: "r",
+  members: [],
+  typing: [],
+  history,
+  resumed,
+});
+
+describe("room bookkeeping", () => {
+  test("a first join resets the room to its history and remembers the newest id for the next since", () => {
+    const track = createRoomTrack();
+    const merged = mergeJoin(track, joinResult([msg("1"), msg("2")], false));
+    expect(merged).toEqual({ reset: true, messages: [msg("1"), msg("2")] });
+    expect(track.lastId).toBe("2");
+  });
+
+  test("a resumed join delivers only messages not seen before", () => {
+    const track = createRoomTrack();
+    mergeJoin(track, joinResult([msg("1")], false));
+    markSeen(track, msg("2"));
+    const merged = mergeJoin(track, joinResult([msg("2"), msg("3")], true));
+    expect(merged).toEqual({ reset: false, messages: [msg("3")] });
+    expect(track.lastId).toBe("3");
+  });
+
+  test("live messages held during a join come after its history, without duplicates", () => {
+    const track = createRoomTrack();
+    mergeJoin(track, joinResult([msg("1")], false));
+    track.held = [msg("3"), msg("4")];
+    const merged = mergeJoin(track, joinResult([msg("2"), msg("3")], true));
+    expect(merged.messages.map((m) => m.id)).toEqual(["2", "3", "4"]);
+    expect(track.lastId).toBe("4");
+  });
+
+  test("a gap that could not be filled resets the room", () => {
+    const track = createRoomTrack();
+    mergeJoin(track, joinResult([msg("1")], false));
+    const merged = mergeJoin(track, joinResult([msg("7"), msg("8")], false));
+    expect(merged).toEqual({ reset: true, messages: [msg("7"), msg("8")] });
+  });
+
+  test("markSeen refuses an id already delivered", () => {
+    const track = createRoomTrack();
+    expect(markSeen(track, msg("a"))).toBe(true);
+    expect(markSeen(track, msg("a"))).toBe(false);
+  });
+});

@@ -1,0 +1,362 @@
+/**
+ * `createHuddleClient`: protocol v1 over a typed `socket.io-client` socket,
+ * for the browser and for Node. It owns the connection (an explicit state
+ * machine, its own backoff-driven reconnects, token refresh), the rooms it
+ * must be in (re-joined with `since` after every reconnect), the outbox of
+ * unacknowledged sends, and the typing throttle. It never touches the DOM.
+ *
+ * @example
+ * const client = createHuddleClient({ url: "http://localhost:3000", getToken: () => myJwt });
+ * client.on("message", (m) => console.log(`${m.user.name}: ${m.text}`));
+ * await client.join("lobby");
+ * await client.send("lobby", "hello");
+ */
+import { io as defaultIo } from "socket.io-client";
+import type { JoinResult, PresenceEvent, SessionInfo } from "../../../shared/events";
+import { Limits, PROTOCOL_VERSION } from "../../../shared/protocol";
+import { checkMessageText } from "../../../shared/text";
+import { createConnectionDriver } from "./connection";
+import { createStateMachine } from "./connection-state";
+import { Emitter } from "./emitter";
+import { HuddleClientError, isTransient } from "./errors";
+import { createOutbox, type OutboxEntry } from "./outbox";
+import { createRequest, toClientError } from "./request";
+import { createRoomTrack, markSeen, mergeJoin, type RoomTrack } from "./room-tracker";
+import { createSender } from "./sender";
+import { createTypingThrottle } from "./typing-throttle";
+import type { HuddleClient, HuddleClientEvents, HuddleClientOptions, HuddleSocket, IoFactory } from "./types";
+
+export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
+  const ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
+  const maxSendAttempts = options.maxSendAttempts ?? 5;
+  const now = options.now ?? Date.now;
+  const events = new Emitter<HuddleClientEvents>();
+  const machine = createStateMachine({ status: "connecting" }, (change) => events.emit("state", change));
+  const outbox = createOutbox();
+  const rooms = new Map<string, RoomTrack>();
+
+  let session: SessionInfo | undefined;
+  let closed = false;
+  /** Per connection: rooms joined on it, and joins in flight on it. */
+  let joinedNow = new Map<string, JoinResult>();
+  let joining = new Map<string, Promise<JoinResult>>();
+  let connectionSeq = 0;
+
+  const socket: HuddleSocket = (options.io ?? (defaultIo as unknown as IoFactory))(options.url, {
+    transports: options.transports ?? ["websocket", "polling"],
+    // Where WebSocket is blocked (some proxies), fall back to long-polling instead of failing.
+    tryAllTransports: true,
+    ...options.socketOptions,
+    // Reconnection is ours (backoff visible in the state, token refresh, re-join); never socket.io's.
+    reconnection: false,
+    autoConnect: false,
+    forceNew: true,
+    auth: (cb: (data: object) => void) => cb({ token: connection.token, v: PROTOCOL_VERSION }),
+  });
+
+  const request = createRequest(socket, ackTimeoutMs);
+  const report = (entry: OutboxEntry | undefined) => entry && events.emit("outbox", entry);
+  const sender = createSender({
+    outbox,
+    request,
+    canSend: (roomId) => socket.connected && !closed && joinedNow.has(roomId),
+    maxAttempts: maxSendAttempts,
+    report,
+  });
+  /** Sends what is queued, once the connection is in sync. */
+  const pumpOutbox = () => machine.get().status === "connected" && sender.pump();
+
+  const typing = createTypingThrottle({
+    ...options.typing,
+    now,
+    emitStart: (roomId) => fireAndForget("typing:start", roomId),
+    emitStop: (roomId) => fireAndForget("typing:stop", roomId),
+  });
+
+  function fireAndForget(event: "typing:start" | "typing:stop", roomId: string) {
+    if (socket.connected && joinedNow.has(roomId)) socket.emit(event, { roomId }, () => {});
+  }
+
+  // ── connection ────────────────────────────────────────────────────────────
+
+  const connection = createConnectionDriver({
+    socket,
+    machine,
+    getToken: options.getToken,
+    backoff: options.backoff,
+    random: options.random ?? Math.random,
+    now,
+    onError: (error) => events.emit("error", error),
+    onConnect() {
+      const seq = ++connectionSeq;
+      joinedNow = new Map();
+      joining = new Map();
+      void rejoinAll(seq);
+    },
+    onDisconnect() {
+      connectionSeq++;
+      joinedNow = new Map();
+      joining = new Map();
+      typing.reset();
+      for (const track of rooms.values()) {
+        track.held = undefined;
+        track.heldPresence = [];
+      }
+    },
+  });
+
+  socket.on("session", (info) => {
+    session = info;
+    events.emit("session", info);
+  });
+
+  // ── rooms ─────────────────────────────────────────────────────────────────
+
+  async function rejoinAll(seq: number) {
+    const ids = [...rooms.keys()];
+    const results = await Promise.allSettled(ids.map((roomId) => joinOnce(roomId)));
+    if (seq !== connectionSeq || closed) return;
+    let transientFailure: HuddleClientError | undefined;
+    results.forEach((result, i) => {
+      if (result.status === "fulfilled") return;
+      const error = toClientError(result.reason);
+      if (isTransient(error)) transientFailure = error;
+      else dropRoom(ids[i]!, error);
+    });
+    if (transientFailure) {
+      // Not in sync: start over on a new connection rather than show "connected" with a room missing.
+      events.emit("error", transientFailure);
+      connection.restart(transientFailure);
+      return;
+    }
+    machine.set({ status: "connected" });
+    sender.pump();
+  }
+
+  function dropRoom(roomId: string, error: HuddleClientError) {
+    const track = rooms.get(roomId);
+    if (!track) return;
+    rooms.delete(roomId);
+    track.refused = error;
+    typing.reset(roomId);
+    sender.failPending(error, roomId);
+    // A room never joined has a join() caller that gets the error itself.
+    if (track.everJoined) events.emit("left", { roomId, error });
+  }
+
+  /** One `room:join` per room per connection; concurrent callers share it. */
+  function joinOnce(roomId: string): Promise<JoinResult> {
+    const done = joinedNow.get(roomId);
+    if (done) return Promise.resolve(done);
+    const inFlight = joining.get(roomId);
+    if (inFlight) return inFlight;
+    const track = rooms.get(roomId);
+    if (!track) return Promise.reject(new HuddleClientError("not_joined", `left ${roomId}`));
+    const seq = connectionSeq;
+    track.held = [];
+    track.heldPresence = [];
+    const payload = track.lastId !== undefined ? { roomId, since: track.lastId } : { roomId };
+    const promise = request("room:join", payload).then(
+      (result) => {
+        if (seq !== connectionSeq || rooms.get(roomId) !== track) return result;
+        joining.delete(roomId);
+        const merged = mergeJoin(track, result);
+        joinedNow.set(roomId, result);
+        events.emit("joined", {
+          roomId,
+          members: result.members,
+          typing: result.typing,
+          messages: merged.messages,
+          resumed: result.resumed,
+          reset: merged.reset,
+          more: merged.reset && result.history.length >= Limits.joinHistory,
+        });
+        for (const change of track.heldPresence.splice(0)) events.emit("presence", change);
+        pumpOutbox();
+        return result;
+      },
+      (error: unknown) => {
+        if (seq === connectionSeq) {
+          joining.delete(roomId);
+          track.held = undefined;
+          track.heldPresence = [];
+        }
+        throw error;
+      },
+    );
+    joining.set(roomId, promise);
+    return promise;
+  }
+
+  socket.on("message:new", (message) => {
+    const track = rooms.get(message.roomId);
+    if (!track) return;
+    if (track.held) {
+      if (!track.held.some((m) => m.id === message.id)) track.held.push(message);
+      return;
+    }
+    if (markSeen(track, message)) events.emit("message", message);
+  });
+  const onPresence = (type: "join" | "leave") => (event: PresenceEvent) => {
+    const track = rooms.get(event.roomId);
+    if (!track) return;
+    if (track.held) track.heldPresence.push({ type, ...event });
+    else events.emit("presence", { type, ...event });
+  };
+  socket.on("presence:join", onPresence("join"));
+  socket.on("presence:leave", onPresence("leave"));
+  socket.on("typing:update", (update) => {
+    if (rooms.has(update.roomId)) events.emit("typing", update);
+  });
+
+  // ── waiting ───────────────────────────────────────────────────────────────
+
+  /** Resolves once the client is connected and in sync; rejects on timeout or when it goes offline. */
+  function whenConnected(timeoutMs = ackTimeoutMs): Promise<void> {
+    if (machine.get().status === "connected") return Promise.resolve();
+    if (closed) return Promise.reject(new HuddleClientError("closed", "the client is closed"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new HuddleClientError("timeout", `not connected within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = events.on("state", ({ newState }) => {
+        if (newState.status === "connected") {
+          clearTimeout(timer);
+          off();
+          resolve();
+        } else if (newState.status === "offline") {
+          clearTimeout(timer);
+          off();
+          reject(newState.error ?? new HuddleClientError("closed", "the client went offline"));
+        }
+      });
+    });
+  }
+
+  /** For calls that need the room joined on this connection. */
+  async function inRoom(roomId: string): Promise<void> {
+    if (!rooms.has(roomId)) throw new HuddleClientError("not_joined", `not in room ${roomId}`);
+    await whenConnected();
+    await joinOnce(roomId);
+  }
+
+  // ── public API ────────────────────────────────────────────────────────────
+
+  const client: HuddleClient = {
+    get state() {
+      return machine.get();
+    },
+    get user() {
+      return session?.user;
+    },
+    get session() {
+      return session;
+    },
+    socket,
+    get rooms() {
+      return [...rooms.keys()];
+    },
+    on: (event, listener) => events.on(event, listener),
+    off: (event, listener) => events.off(event, listener),
+
+    connect: () => !closed && connection.start(),
+    reconnectNow: () => !closed && connection.retryNow(),
+
+    async join(roomId) {
+      let track = rooms.get(roomId);
+      if (!track) rooms.set(roomId, (track = createRoomTrack()));
+      try {
+        await whenConnected();
+        if (track.refused) throw track.refused;
+        if (rooms.get(roomId) !== track) throw new HuddleClientError("not_joined", `left ${roomId} while joining`);
+        return await joinOnce(roomId);
+      } catch (error) {
+        // A refusal ends the wish to be in the room; after a timeout or a drop the room stays wanted and is joined on connect.
+        if (!isTransient(error) && rooms.get(roomId) === track && !track.everJoined) rooms.delete(roomId);
+        throw error;
+      }
+    },
+
+    async leave(roomId) {
+      if (!rooms.has(roomId)) return;
+      rooms.delete(roomId);
+      typing.reset(roomId);
+      sender.failPending(new HuddleClientError("not_joined", `left ${roomId}`), roomId);
+      const wasJoined = joinedNow.delete(roomId) || joining.delete(roomId);
+      if (!wasJoined || !socket.connected) return;
+      try {
+        await request("room:leave", { roomId });
+      } catch (error) {
+        // A drop already took us out of the room on the server; anything else is worth knowing.
+        if (!isTransient(error)) throw error;
+      }
+    },
+
+    send(roomId, text, sendOptions = {}) {
+      if (closed) return Promise.reject(new HuddleClientError("closed", "the client is closed"));
+      if (!rooms.has(roomId)) return Promise.reject(new HuddleClientError("not_joined", `not in room ${roomId}`));
+      const checked = checkMessageText(text);
+      if (!checked.ok) return Promise.reject(new HuddleClientError(checked.code, checked.message));
+      typing.stop(roomId);
+      const clientMsgId = sendOptions.clientMsgId ?? newClientMsgId();
+      const { entry, promise } = outbox.add(roomId, checked.text, clientMsgId, now());
+      report(entry);
+      pumpOutbox();
+      return promise;
+    },
+    retry(clientMsgId) {
+      const again = outbox.retry(clientMsgId);
+      if (!again) return Promise.reject(new HuddleClientError("bad_request", "no failed message with that id"));
+      if (!rooms.has(again.entry.roomId)) {
+        report(outbox.failed(clientMsgId, new HuddleClientError("not_joined", `not in room ${again.entry.roomId}`)));
+        return again.promise;
+      }
+      report(again.entry);
+      pumpOutbox();
+      return again.promise;
+    },
+    discard: (clientMsgId) => outbox.discard(clientMsgId),
+    pending: () => outbox.all(),
+
+    async history(roomId, historyOptions = {}) {
+      await inRoom(roomId);
+      const payload: { roomId: string; before?: string; limit?: number } = { roomId };
+      if (historyOptions.before !== undefined) payload.before = historyOptions.before;
+      if (historyOptions.limit !== undefined) payload.limit = historyOptions.limit;
+      return request("room:history", payload);
+    },
+
+    typing(roomId) {
+      if (rooms.has(roomId)) typing.input(roomId);
+    },
+    stopTyping(roomId) {
+      typing.stop(roomId);
+    },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      typing.reset();
+      sender.failPending(new HuddleClientError("closed", "the client is closed"));
+      connection.close();
+      machine.set({ status: "offline", reason: "closed" });
+      events.removeAll();
+    },
+  };
+
+  if (options.autoConnect !== false) connection.start();
+  return client;
+}
+
+type WebCrypto = { randomUUID?: () => string; getRandomValues?: (array: Uint32Array) => Uint32Array };
+
+/** 128 random bits. `randomUUID` exists only in secure contexts (https, localhost); `getRandomValues` everywhere. */
+function newClientMsgId(): string {
+  const c = (globalThis as { crypto?: WebCrypto }).crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  const words = new Uint32Array(4);
+  if (c?.getRandomValues) c.getRandomValues(words);
+  else for (let i = 0; i < words.length; i++) words[i] = Math.floor(Math.random() * 0x100000000);
+  return [...words].map((w) => w.toString(16).padStart(8, "0")).join("");
+}

@@ -1,0 +1,28 @@
+/**
+ * The embeddable Huddle client: import this from any app (browser or Node).
+ * It depends on socket.io-client and the shared protocol types, nothing else.
+ */
+export { createHuddleClient } from "./huddle-client";
+export type {
+  HuddleClient,
+  HuddleClientOptions,
+  HuddleClientEvents,
+  HuddleSocket,
+  IoFactory,
+  JoinedEvent,
+  TokenReason,
+} from "./types";
+export { HuddleClientError, isTransient, type ClientErrorCode } from "./errors";
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
+export type { ConnectionState, ConnectionStatus, StateChange } from "./connection-state";
+export type { OutboxEntry, OutboxStatus } from "./outbox";
+export type {
+  ClientToServerEvents,
+  ServerToClientEvents,
+  Message,
+  User,
+  SessionInfo,
+  JoinResult,
+  TypingUpdate,
+  PresenceEvent,
+} from "../../../shared/events";

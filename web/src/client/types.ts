@@ -1,0 +1,117 @@
+/**
+ * The typed client's public shapes: its options, the events it reports, and
+ * the calls it offers. Implemented by `createHuddleClient`.
+ */
+import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
+import type {
+  AckResults,
+  ClientToServerEvents,
+  JoinResult,
+  Message,
+  PresenceEvent,
+  ServerToClientEvents,
+  SessionInfo,
+  TypingUpdate,
+  User,
+} from "../../../shared/events";
+import type { BackoffOptions } from "./backoff";
+import type { ConnectionState, StateChange } from "./connection-state";
+import type { HuddleClientError } from "./errors";
+import type { OutboxEntry } from "./outbox";
+
+export type HuddleSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+export type IoFactory = (url: string, options: Partial<ManagerOptions & SocketOptions>) => HuddleSocket;
+
+/** Why the client asks for a token: the first connection, an expired one, or one the server refused. */
+export type TokenReason = "initial" | "expired" | "invalid";
+
+export interface HuddleClientOptions {
+  /** The server's origin, e.g. `https://chat.example.com` (or `window.location.origin`). */
+  url: string;
+  /** Returns a JWT. Called before the first connection and again whenever the server says the token expired or is invalid. */
+  getToken(context: { reason: TokenReason }): string | Promise<string>;
+  /** The socket factory. @default `io` from socket.io-client */
+  io?: IoFactory;
+  /** @default ["websocket", "polling"] (try WebSocket first, fall back to long-polling) */
+  transports?: ("websocket" | "polling")[];
+  /** How long a call waits for its answer (and for a connection, when offline). @default 10000 */
+  ackTimeoutMs?: number;
+  /** Reconnection delays. @default { baseMs: 500, maxMs: 30000, factor: 2 } */
+  backoff?: BackoffOptions;
+  /** Randomness for the backoff jitter. @default Math.random */
+  random?: () => number;
+  /** Typing throttle. @default { startIntervalMs: 2000, idleMs: 3000 } */
+  typing?: { startIntervalMs?: number; idleMs?: number };
+  /** Times a message is emitted without an answer before it is marked failed. @default 5 */
+  maxSendAttempts?: number;
+  /** Connect at once. @default true */
+  autoConnect?: boolean;
+  /** Clock, for timestamps and the typing throttle. @default Date.now */
+  now?: () => number;
+  /** Extra socket.io-client options (e.g. `path`, `extraHeaders` in Node). */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+}
+
+/** A (re)join finished. With `reset` the UI replaces the room's messages with `messages`, otherwise it appends them. */
+export interface JoinedEvent {
+  roomId: string;
+  members: User[];
+  typing: User[];
+  messages: Message[];
+  resumed: boolean;
+  reset: boolean;
+  /** With `reset`: whether older messages may exist (page them with `history({ before })`). */
+  more: boolean;
+}
+
+export interface HuddleClientEvents {
+  state: StateChange;
+  session: SessionInfo;
+  joined: JoinedEvent;
+  /** The client stopped being in a room on its own (a re-join was refused). */
+  left: { roomId: string; error: HuddleClientError };
+  /** A new message, each one once, in the server's order. */
+  message: Message;
+  presence: PresenceEvent & { type: "join" | "leave" };
+  typing: TypingUpdate;
+  /** An outgoing message changed status (pending, sent, failed). */
+  outbox: OutboxEntry;
+  /** A failure no call was waiting for (refused connection, failed re-join, token refresh). */
+  error: HuddleClientError;
+}
+
+export interface HuddleClient {
+  readonly state: ConnectionState;
+  /** The signed-in user, once the server has sent `session`. */
+  readonly user: User | undefined;
+  readonly session: SessionInfo | undefined;
+  /** The underlying typed socket (for advanced uses; do not reconnect it yourself). */
+  readonly socket: HuddleSocket;
+  /** Rooms the client is in or will re-join. */
+  readonly rooms: readonly string[];
+  on<K extends keyof HuddleClientEvents>(event: K, listener: (payload: HuddleClientEvents[K]) => void): () => void;
+  off<K extends keyof HuddleClientEvents>(event: K, listener: (payload: HuddleClientEvents[K]) => void): void;
+  /** Starts connecting (when `autoConnect` is false, or after going offline). */
+  connect(): void;
+  /** While waiting to reconnect: try now. */
+  reconnectNow(): void;
+  /** Joins and stays joined across reconnects. Resolves with the first join's answer. */
+  join(roomId: string): Promise<JoinResult>;
+  leave(roomId: string): Promise<void>;
+  /** Queues `text` in the outbox and resolves with the stored message. */
+  send(roomId: string, text: string, options?: { clientMsgId?: string }): Promise<Message>;
+  /** Sends a failed message again, with the same `clientMsgId`. */
+  retry(clientMsgId: string): Promise<Message>;
+  /** Drops a failed message from the outbox. */
+  discard(clientMsgId: string): boolean;
+  /** Messages not yet acknowledged (pending or failed), oldest first. */
+  pending(): OutboxEntry[];
+  /** A page of older messages: the newest ones before `before`. */
+  history(roomId: string, options?: { before?: string; limit?: number }): Promise<AckResults["room:history"]>;
+  /** Call on each keystroke: throttled `typing:start`, then `typing:stop` when idle. */
+  typing(roomId: string): void;
+  /** The user stopped typing (cleared the composer). */
+  stopTyping(roomId: string): void;
+  /** Disconnects for good: pending sends fail with `closed`, the state becomes offline, then listeners are removed. */
+  close(): void;
+}

@@ -1,0 +1,205 @@
+/**
+ * Renders the chat state into the static shell of index.html: top bar,
+ * rooms, members, room header, timeline, typing line and composer limits.
+ * It reads state and writes DOM; user intents are the controller's.
+ */
+import { codePointLength, normalizeText } from "../../../shared/text";
+import { Limits } from "../../../shared/protocol";
+import type { User } from "../client";
+import { avatar } from "./avatar";
+import { byId, el, setHidden, setText } from "./dom";
+import { connectionText, typingLine } from "./format";
+import { activeRoom, type ChatState, type RoomView } from "./store";
+import { buildTimeline } from "./timeline";
+import { createTimelineView, type TimelineActions } from "./timeline-view";
+
+export interface ChatView {
+  readonly dom: ReturnType<typeof chatDom>;
+  render(state: ChatState, options?: { stickToBottom?: boolean }): void;
+  /** Re-checks the composer's length and button after the text changed. */
+  renderComposer(state: ChatState): void;
+  /** True when the user (not the view itself) scrolled to near the top: time to load older messages. */
+  userScrolledToTop(): boolean;
+}
+
+export function chatDom() {
+  return {
+    root: byId("chat"),
+    connection: byId("connection"),
+    connectionText: byId("connection-text"),
+    reconnectNow: byId<HTMLButtonElement>("reconnect-now"),
+    meName: byId("me-name"),
+    signOut: byId<HTMLButtonElement>("sign-out"),
+    sidebarToggle: byId<HTMLButtonElement>("sidebar-toggle"),
+    sidebarBackdrop: byId("sidebar-backdrop"),
+    roomList: byId<HTMLUListElement>("room-list"),
+    joinForm: byId<HTMLFormElement>("join-form"),
+    joinInput: byId<HTMLInputElement>("join-input"),
+    joinError: byId("join-error"),
+    memberCount: byId("member-count"),
+    memberList: byId<HTMLUListElement>("member-list"),
+    roomTitle: byId("room-title"),
+    roomSummary: byId("room-members-summary"),
+    copyInvite: byId<HTMLButtonElement>("copy-invite"),
+    leaveRoom: byId<HTMLButtonElement>("leave-room"),
+    scroller: byId("scroller"),
+    loadOlder: byId<HTMLButtonElement>("load-older"),
+    historyStart: byId("history-start"),
+    messages: byId<HTMLOListElement>("messages"),
+    emptyRoom: byId("empty-room"),
+    typing: byId("typing"),
+    notice: byId("notice"),
+    composer: byId<HTMLFormElement>("composer"),
+    input: byId<HTMLTextAreaElement>("message-input"),
+    send: byId<HTMLButtonElement>("send-button"),
+    charCount: byId("char-count"),
+  };
+}
+
+export function createChatView(actions: TimelineActions, signal: AbortSignal, now: () => number = Date.now): ChatView {
+  const dom = chatDom();
+  const timeline = createTimelineView(dom.messages, actions, signal);
+  let shownRoom: RoomView | undefined;
+  let shownMe: User | undefined;
+  let shownRooms: ChatState["rooms"] | undefined;
+  let shownActive: string | undefined;
+  /** Where the view last put the scroll position itself; a scroll event landing there is not the user's. */
+  let placedAt: number | undefined;
+  const placeScroll = (top: number) => {
+    dom.scroller.scrollTop = top;
+    placedAt = dom.scroller.scrollTop;
+  };
+
+  function renderConnection(state: ChatState) {
+    const status = state.connection.status;
+    dom.connection.className = `connection is-${status}`;
+    setText(dom.connectionText, connectionText(state.connection, now()));
+    const canRetry =
+      status === "reconnecting" || (state.connection.status === "offline" && state.connection.reason !== "closed");
+    setHidden(dom.reconnectNow, !canRetry);
+    setText(dom.meName, state.me?.name ?? "");
+  }
+
+  function renderRooms(state: ChatState) {
+    if (state.rooms === shownRooms && state.active === shownActive) return;
+    shownRooms = state.rooms;
+    shownActive = state.active;
+    dom.roomList.replaceChildren(
+      ...state.rooms.map((room) => {
+        const current = room.id === state.active;
+        const button = el(
+          "button",
+          {
+            className: "room-button",
+            attrs: { type: "button", "data-room": room.id, "aria-current": current ? "true" : "false" },
+          },
+          el("span", { className: "room-hash", attrs: { "aria-hidden": "true" } }, "#"),
+          el("span", { className: "room-name" }, room.id),
+          room.unread > 0 && !current
+            ? el("span", { className: "badge", attrs: { "aria-label": `${room.unread} unread` } }, String(room.unread))
+            : null,
+        );
+        return el("li", {}, button);
+      }),
+    );
+  }
+
+  function renderRoom(state: ChatState, stickToBottom: boolean) {
+    const room = activeRoom(state);
+    const switched = room?.id !== shownRoom?.id;
+    if (switched) {
+      timeline.clear();
+      placeScroll(0);
+    }
+    if (!switched && room === shownRoom && state.me === shownMe) return;
+    const previous = shownRoom;
+    shownRoom = room;
+    shownMe = state.me;
+
+    setText(dom.roomTitle, room?.id ?? "No room");
+    setText(dom.roomSummary, room ? plural(room.members.length, "member") : "");
+    dom.copyInvite.disabled = dom.leaveRoom.disabled = !room;
+    dom.input.disabled = dom.send.disabled = !room;
+    renderMembers(room, state.me);
+    setText(dom.typing, room ? typingLine(room.typing, state.me?.id) : "");
+    if (!room) {
+      timeline.render([]);
+      setHidden(dom.emptyRoom, true);
+      setHidden(dom.loadOlder, true);
+      setHidden(dom.historyStart, true);
+      return;
+    }
+
+    const joined = room.status === "joined";
+    setHidden(dom.loadOlder, !room.hasMore);
+    dom.loadOlder.disabled = room.loadingOlder;
+    setText(dom.loadOlder, room.loadingOlder ? "Loading…" : "Load earlier messages");
+    const empty = room.messages.length === 0 && room.outgoing.length === 0;
+    setHidden(dom.historyStart, !joined || room.hasMore || empty);
+    setText(dom.historyStart, `This is the beginning of #${room.id}.`);
+    setHidden(dom.emptyRoom, !joined || !empty);
+
+    const scroller = dom.scroller;
+    const before = {
+      top: scroller.scrollTop,
+      height: scroller.scrollHeight,
+      atBottom: scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48,
+    };
+    timeline.render(buildTimeline(room, state.me, now()));
+    const oldFirst = previous?.id === room.id ? previous.messages[0]?.id : undefined;
+    const prepended = oldFirst !== undefined && room.messages[0]?.id !== oldFirst;
+    if (prepended && !switched) placeScroll(before.top + (scroller.scrollHeight - before.height));
+    else if (switched || before.atBottom || stickToBottom) placeScroll(scroller.scrollHeight);
+  }
+
+  function renderMembers(room: RoomView | undefined, me: User | undefined) {
+    const members = room?.members ?? [];
+    setText(dom.memberCount, room ? `(${members.length})` : "");
+    const typingIds = new Set(room?.typing.filter((u) => u.id !== me?.id).map((u) => u.id));
+    dom.memberList.replaceChildren(
+      ...members.map((member) =>
+        el(
+          "li",
+          { className: typingIds.has(member.id) ? "member is-typing" : "member", attrs: { "data-user": member.id } },
+          avatar(member),
+          el("span", { className: "member-name" }, member.name),
+          member.id === me?.id ? el("span", { className: "member-you" }, "(you)") : null,
+        ),
+      ),
+    );
+  }
+
+  function renderComposer(state: ChatState) {
+    const length = codePointLength(normalizeText(dom.input.value));
+    const max = Limits.messageMaxLength;
+    const over = length > max;
+    dom.charCount.classList.toggle("is-over", over);
+    setText(
+      dom.charCount,
+      over ? `Too long by ${length - max} characters` : length > max - 500 ? `${length} / ${max}` : "",
+    );
+    dom.send.disabled = !activeRoom(state) || over;
+  }
+
+  return {
+    dom,
+    render(state, options = {}) {
+      renderConnection(state);
+      renderRooms(state);
+      renderRoom(state, options.stickToBottom ?? false);
+      renderComposer(state);
+      const unread = state.rooms.reduce((sum, r) => sum + r.unread, 0);
+      const title = state.active ? `#${state.active} — Huddle` : "Huddle";
+      document.title = unread > 0 ? `(${unread}) ${title}` : title;
+    },
+    renderComposer,
+    userScrolledToTop() {
+      const top = dom.scroller.scrollTop;
+      if (placedAt !== undefined && Math.abs(top - placedAt) < 2) return false;
+      placedAt = undefined;
+      return top < 80;
+    },
+  };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -1,0 +1,131 @@
+/**
+ * Words the UI shows, as pure functions of state: the typing line, the
+ * connection status, errors in plain language, times, and room links.
+ * No DOM here, so all of it is tested in Node.
+ */
+import type { ConnectionState, HuddleClientError, User } from "../client";
+
+/** The protocol's room id rule (PROTOCOL.md §2), checked before asking the server. */
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_\-.:]{1,64}$/;
+
+export const isRoomId = (value: string): boolean => ROOM_ID_PATTERN.test(value);
+
+/** "Alice is typing…", "Alice and Bob are typing…", "Several people are typing…", or "" — never counting `meId`. */
+export function typingLine(users: readonly User[], meId: string | undefined): string {
+  const others = users.filter((u) => u.id !== meId);
+  if (others.length === 0) return "";
+  if (others.length === 1) return `${others[0]!.name} is typing…`;
+  if (others.length === 2) return `${others[0]!.name} and ${others[1]!.name} are typing…`;
+  return "Several people are typing…";
+}
+
+/** Whole seconds until `at`, at least 1 while it is in the future. */
+export function secondsUntil(at: number, now: number): number {
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+export function connectionText(state: ConnectionState, now: number): string {
+  switch (state.status) {
+    case "connected":
+      return "Connected";
+    case "connecting":
+      return "Connecting…";
+    case "reconnecting": {
+      const seconds = secondsUntil(state.nextAttemptAt, now);
+      return seconds > 0 ? `Reconnecting in ${seconds} s…` : "Reconnecting…";
+    }
+    case "offline":
+      if (state.reason === "auth") return "Offline — please sign in again";
+      if (state.reason === "unsupported") return "Offline — this server speaks another protocol version";
+      return "Offline";
+  }
+}
+
+/** An error as a sentence a person can act on. */
+export function errorText(error: Pick<HuddleClientError, "code" | "message" | "retryAfterMs">): string {
+  switch (error.code) {
+    case "rate_limited": {
+      const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
+      return `You're sending too fast — try again in ${seconds} s`;
+    }
+    case "too_large":
+      return "That message is too long — the limit is 4000 characters";
+    case "bad_request":
+      return /empty/.test(error.message)
+        ? "There is nothing to send"
+        : `The server could not accept that: ${error.message}`;
+    case "forbidden":
+      return "You don't have access to that room";
+    case "not_joined":
+      return "You're not in that room any more — join it again";
+    case "not_found":
+      return "Not found";
+    case "unauthorized":
+    case "auth":
+      return "Your sign-in is no longer valid — please sign in again";
+    case "unavailable":
+      return "The server can't store messages right now — try again in a moment";
+    case "timeout":
+      return "The server did not answer in time";
+    case "disconnected":
+      return "Not connected — it will be sent when the connection is back";
+    case "closed":
+      return "Signed out";
+    case "unsupported":
+      return "This server speaks another protocol version";
+    case "internal":
+      return "Something went wrong on the server";
+  }
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+
+export const formatTime = (ts: number): string => timeFormat.format(ts);
+export const formatFullTime = (ts: number): string => fullFormat.format(ts);
+
+/** A calendar-day key in local time, for grouping messages under day headings. */
+export function dayKey(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+export function dayLabel(ts: number, now: number): string {
+  if (dayKey(ts) === dayKey(now)) return "Today";
+  if (dayKey(ts) === dayKey(now - 86_400_000)) return "Yesterday";
+  return dateFormat.format(ts);
+}
+
+/** The room a URL hash invites to: `#room=lobby` or `#lobby`; undefined when there is none or it is not a valid id. */
+export function roomFromHash(hash: string): string | undefined {
+  const raw = hash.replace(/^#/, "");
+  if (raw === "") return undefined;
+  const params = new URLSearchParams(raw);
+  const value = params.has("room") ? (params.get("room") ?? "") : decodeURIComponentSafe(raw);
+  return isRoomId(value) ? value : undefined;
+}
+
+export const hashForRoom = (roomId: string): string => `#room=${encodeURIComponent(roomId)}`;
+
+function decodeURIComponentSafe(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Up to two initials for an avatar. */
+export function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0]!, words[words.length - 1]!] : words.slice(0, 1);
+  return letters.map((w) => [...w][0]!.toUpperCase()).join("") || "?";
+}
+
+/** A stable colour slot (0–7) for a name: a person keeps their colour everywhere, even with a new dev token. */
+export function colorSlot(name: string): number {
+  let hash = 0;
+  for (let i = 0; i < name.length; i++) hash = (hash * 31 + name.charCodeAt(i)) | 0;
+  return Math.abs(hash) % 8;
+}
