@@ -1,14 +1,16 @@
 /**
  * `createApp(config, deps)`: one Huddle node. It owns the HTTP server and
  * routes each request to the right adapter: `/socket.io/` to the Socket.IO
- * engine (after the Origin check, on both transports), everything else to
+ * engine (after the Origin check, on both transports), `/ws` upgrades to the
+ * plain WebSocket endpoint (after the same check), everything else to
  * Express. Nothing here reads the environment or holds global state, so a test
  * can run many apps in one process.
  */
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { join } from "node:path";
+import { KeySetFetchError, KeySetUnavailableError } from "./auth/jwks";
 import type { Config } from "./config";
 import { systemClock, type Clock } from "./core/clock";
 import { createLogger, type Logger } from "./logger";
@@ -19,7 +21,13 @@ import { createLocalDelivery } from "./transport/delivery";
 import { createHttpApi } from "./transport/http/http-api";
 import { createOriginPolicy } from "./transport/http/origin";
 import { createSocketServer, type HuddleServer } from "./transport/socket/socket-server";
+import type { CommandHooks } from "./transport/commands";
+import { createWsEndpoint } from "./transport/ws/ws-endpoint";
 import { roomKey } from "./transport/socket/room-keys";
+import { createProtection } from "./transport/protection";
+import { watchSocketIo } from "./transport/slow-consumers";
+import { HSTS_HEADER } from "./transport/http/security-headers";
+import { createNodeServer } from "./tls";
 
 export interface AppDeps {
   logger?: Logger;
@@ -30,6 +38,12 @@ export interface AppDeps {
   webRoot?: string;
   /** SSE heartbeat interval. @default 15000 */
   sseHeartbeatMs?: number;
+  /** `/ws` server ping interval; a client that answered neither of the last two pings is ended. @default 25000 */
+  wsPingIntervalMs?: number;
+  /** How long a `/ws` client without `?token=` has to send its `auth` frame. @default 5000 */
+  wsAuthTimeoutMs?: number;
+  /** How often each connection's unsent output is compared with `MAX_BUFFERED_BYTES`. @default 250 */
+  slowConsumerSweepMs?: number;
 }
 
 export interface App {
@@ -58,7 +72,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
       typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
     });
-  const logError = (error: unknown, context = "internal") => logger.error({ err: error, context }, "unexpected error");
+  const logError = (error: unknown, context = "internal") => {
+    // Refusals while the identity provider is unreachable: the failed fetch itself was logged, once.
+    if (error instanceof KeySetUnavailableError) return;
+    logger.error({ err: error, context }, "unexpected error");
+  };
   let io: HuddleServer | undefined;
   const countRooms = () => {
     let rooms = 0;
@@ -70,12 +88,24 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     config,
     stores,
     clock,
-    (error) => logError(error, "background"),
+    (error) => (error instanceof KeySetFetchError ? logger.warn(error.message) : logError(error, "background")),
     () => metrics.messages.inc(),
   );
+  const protection = createProtection(config, metrics, logger, { slowConsumerSweepMs: deps.slowConsumerSweepMs });
   const origins = createOriginPolicy(config.corsOrigins);
   let draining = false;
 
+  const commandHooks: CommandHooks = {
+    onOutcome(event, startedAt, ack, thrown) {
+      metrics.ackLatency.observe({ event }, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      if (!ack.ok) {
+        metrics.errors.inc({ code: ack.error.code });
+        if (ack.error.code === "internal" || ack.error.code === "unavailable") {
+          logger.warn({ event, code: ack.error.code, err: thrown }, "event failed");
+        }
+      }
+    },
+  };
   const socketServer = createSocketServer({
     services,
     nodeId: config.nodeId,
@@ -83,23 +113,38 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     maxPayloadBytes: config.maxPayloadBytes,
     typingTtlMs: config.typingTtlMs,
     hooks: {
-      onOutcome(event, startedAt, ack, thrown) {
-        metrics.ackLatency.observe({ event }, Number(process.hrtime.bigint() - startedAt) / 1e9);
-        if (!ack.ok) {
-          metrics.errors.inc({ code: ack.error.code });
-          if (ack.error.code === "internal" || ack.error.code === "unavailable") {
-            logger.warn({ event, code: ack.error.code, err: thrown }, "event failed");
-          }
-        }
-      },
+      ...commandHooks,
       onConnectionRefused: (code) => metrics.connectionsRefused.inc({ code: String(code) }),
       onConnectionCountChange: (delta) => metrics.connections.inc({ transport: "socket.io" }, delta),
+      onTooLarge: () => protection.onTooLarge("socket.io"),
       onError: logError,
     },
   });
   io = socketServer.io;
+  watchSocketIo(io, protection.slowConsumers);
   const { engine } = socketServer;
+  if (stores.socketAdapter) io.adapter(stores.socketAdapter);
+  const pendingAcks = trackPendingAcks(io);
   const delivery = createLocalDelivery(stores.bus, io);
+  const wsEndpoint = createWsEndpoint({
+    services,
+    delivery,
+    nodeId: config.nodeId,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    maxPayloadBytes: config.maxPayloadBytes,
+    typingTtlMs: config.typingTtlMs,
+    pingIntervalMs: deps.wsPingIntervalMs,
+    authTimeoutMs: deps.wsAuthTimeoutMs,
+    maxBufferedBytes: config.maxBufferedBytes,
+    watch: protection.slowConsumers.watch,
+    hooks: {
+      ...commandHooks,
+      onConnectionRefused: (code) => metrics.connectionsRefused.inc({ code: String(code) }),
+      onConnectionCountChange: (delta) => metrics.connections.inc({ transport: "ws" }, delta),
+      onTooLarge: () => protection.onTooLarge("ws"),
+      onError: logError,
+    },
+  });
 
   const api = createHttpApi({
     services,
@@ -111,23 +156,40 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     webRoot: deps.webRoot ?? join(__dirname, "..", "dist", "web"),
     isReady: () => !draining && stores.isReady(),
     sseHeartbeatMs: deps.sseHeartbeatMs,
+    maxBufferedBytes: config.maxBufferedBytes,
+    watch: protection.slowConsumers.watch,
     onInternalError: (error) => logError(error, "http"),
+    logger,
   });
 
   const isSocketIoPath = (url: string | undefined) => url !== undefined && /^\/socket\.io\/?(\?|$)/.test(url);
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const isWsPath = (url: string | undefined) => url !== undefined && /^\/ws(\?|$)/.test(url);
+  const http = createNodeServer(config.tls, (req: IncomingMessage, res: ServerResponse) => {
+    if (config.tls) res.setHeader("Strict-Transport-Security", HSTS_HEADER);
     if (isSocketIoPath(req.url)) {
+      // Before anything else: a handshake flood must cost as little as possible.
+      if (protection.gate.refuseRequest(req, res)) return;
       if (!origins.isAllowed(req)) return refuseRequest(res, 403, "origin not allowed");
       if (draining) return refuseRequest(res, 503, "server is shutting down");
       return void engine.handleRequest(req, res);
+    }
+    // `/ws` is WebSocket only: tell a plain GET (curl, or a proxy that drops the upgrade headers) so.
+    if (isWsPath(req.url)) {
+      res.writeHead(426, { "Content-Type": "application/json", Upgrade: "websocket" });
+      return void res.end(
+        JSON.stringify({ error: { code: "bad_request", message: "GET /ws needs a WebSocket upgrade" } }),
+      );
     }
     api(req, res);
   });
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
-    if (!isSocketIoPath(req.url)) return refuseUpgrade(socket, 404, "Not Found");
+    const plain = isWsPath(req.url);
+    if (!plain && !isSocketIoPath(req.url)) return refuseUpgrade(socket, 404, "Not Found");
+    if (protection.gate.refuseUpgrade(req, socket)) return;
     if (!origins.isAllowed(req)) return refuseUpgrade(socket, 403, "Forbidden");
     if (draining) return refuseUpgrade(socket, 503, "Service Unavailable");
+    if (plain) return wsEndpoint.handleUpgrade(req, socket, head);
     engine.handleUpgrade(req, socket, head);
   });
 
@@ -149,9 +211,15 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     async close() {
       if (draining) return;
       draining = true;
-      // Closing each socket from the server side tells socket.io-client to reconnect (to another node behind the balancer).
-      io?.local.disconnectSockets(true);
+      protection.close();
+      // Acks in flight are answered first (bounded). Then each connection's transport is closed: socket.io-client
+      // reads that as "transport close" and reconnects (to another node behind the balancer), whereas a Socket.IO
+      // disconnect from the server ("io server disconnect") would leave it disconnected for good.
+      const wsClosed = wsEndpoint.close(3000);
+      await pendingAcks.settled(3000);
+      for (const socket of io?.of("/").sockets.values() ?? []) socket.conn.close();
       await new Promise((resolve) => setTimeout(resolve, 50));
+      await wsClosed;
       await stores.shutdown().catch((error) => logError(error, "shutdown"));
       services.close();
       delivery.close();
@@ -159,6 +227,45 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await stores.close().catch((error) => logError(error, "close"));
+    },
+  };
+}
+
+/** Counts Socket.IO events whose ack has not been sent yet, so that a drain can let them finish. */
+function trackPendingAcks(io: HuddleServer) {
+  let pending = 0;
+  const waiters = new Set<() => void>();
+  io.on("connection", (socket) => {
+    socket.use((event, next) => {
+      const last = event.length - 1;
+      const ack = event[last] as unknown;
+      if (last > 0 && typeof ack === "function") {
+        pending++;
+        let answered = false;
+        event[last] = (...args: unknown[]) => {
+          if (!answered) {
+            answered = true;
+            if (--pending === 0) for (const wake of waiters) wake();
+          }
+          return (ack as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      next();
+    });
+  });
+  return {
+    /** Resolves once no ack is pending, or after `timeoutMs`. */
+    settled(timeoutMs: number): Promise<void> {
+      if (pending === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, timeoutMs);
+        waiters.add(wake);
+      });
     },
   };
 }

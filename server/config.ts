@@ -5,39 +5,29 @@
  * Every variable of PROTOCOL.md §7, plus `LOG_LEVEL`. A bad value stops
  * start-up with a {@link ConfigError} whose message is one line naming each
  * offending variable.
+ *
+ * Production hardening (issue 6), all optional:
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | `TLS_CERT_FILE`, `TLS_KEY_FILE` | unset | both set: serve HTTPS and WSS on `PORT` (PEM files, read at start-up) |
+ * | `JWT_SECRET_FILE`, `JWT_PUBLIC_KEY_FILE` | unset | read the secret / key from a file (docker secrets); surrounding whitespace dropped; not together with the variable itself |
+ * | `JWT_JWKS_URL` | unset | verify RS256/ES256 tokens (or `JWT_ALGORITHMS`) against an identity provider's key set; `kid` required |
+ * | `JWT_JWKS_COOLDOWN_MS` | 30000 | least time between two fetches of the key set (an unknown `kid` triggers one) |
+ * | `MAX_BUFFERED_BYTES` | 1048576 | a connection's unsent output past which it is disconnected (typing updates are dropped past half) |
+ * | `CONNECT_RATE_PER_IP`, `CONNECT_BURST_PER_IP` | 50, 200 | new connections a second per client address, and the burst; `CONNECT_RATE_PER_IP=0` turns the limit off |
+ * | `TRUST_PROXY` | 0 | how many proxies in front append to `X-Forwarded-For`; 1 (or true) behind our nginx template |
  */
-import { createPublicKey, createSecretKey, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import type { Algorithm } from "jsonwebtoken";
+import { readJwtConfig, type ConfigReader, type JwtConfig } from "./auth/jwt-config";
+import { readTlsConfig, type TlsConfig } from "./tls";
+
+export type { JwtConfig } from "./auth/jwt-config";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
-const ASYMMETRIC_ALGORITHMS = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-] as const;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-
-export interface JwtConfig {
-  /** HMAC secret, when HS* tokens are accepted. */
-  readonly secret?: string;
-  /** PEM public key, when RS*, PS* or ES* tokens are accepted. */
-  readonly publicKey?: string;
-  /** The only `alg` values accepted. */
-  readonly algorithms: readonly Algorithm[];
-  readonly issuer?: string;
-  readonly audience?: string;
-  /** True when the secret was made up at start-up because none was configured. */
-  readonly ephemeral: boolean;
-}
 
 export interface Config {
   readonly port: number;
@@ -62,6 +52,14 @@ export interface Config {
   readonly warnings: readonly string[];
   /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis 7+). */
   readonly redisAdapter: "classic" | "sharded";
+  /** HTTPS and WSS with this certificate and key; unset: plain HTTP. */
+  readonly tls?: TlsConfig;
+  /** A connection whose unsent output exceeds this is disconnected; typing updates stop past half of it. */
+  readonly maxBufferedBytes: number;
+  /** New connections per client address: token bucket; undefined when turned off. */
+  readonly connectRate?: { readonly perSecond: number; readonly burst: number };
+  /** Proxies in front that append to `X-Forwarded-For` (0: the TCP peer is the client). */
+  readonly trustProxyHops: number;
   /** Node heartbeats in Redis: refresh interval, time-to-live, and how often dead nodes are looked for. */
   readonly presence: { readonly heartbeatMs: number; readonly ttlMs: number; readonly reapMs: number };
 }
@@ -79,7 +77,10 @@ export class ConfigError extends Error {
  * Reads and validates the configuration.
  * @throws ConfigError listing every bad variable.
  */
-export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number } = {}): Config {
+export function loadConfig(
+  env: Env,
+  defaults: { hostname?: string; pid?: number; readFile?: (path: string) => string } = {},
+): Config {
   const problems: string[] = [];
   const warnings: string[] = [];
   const read = (name: string): string | undefined => {
@@ -124,7 +125,23 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
     problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl)})`);
   }
 
-  const jwt = readJwtConfig(read, production, problems, warnings);
+  const reader: ConfigReader = {
+    read,
+    integer,
+    readFile: defaults.readFile ?? ((path) => readFileSync(path, "utf8")),
+  };
+  const jwt = readJwtConfig(reader, production, problems, warnings);
+  const tls = readTlsConfig(reader, problems);
+  // Generous: a carrier-grade NAT or an office puts many users behind one address, and all of them reconnect at
+  // once after a deploy. A flood is thousands a second; 50 a second per address makes it harmless.
+  const connectPerSecond = number("CONNECT_RATE_PER_IP", 50, 0, 1_000_000);
+  const connectBurst = integer("CONNECT_BURST_PER_IP", 200, 1, 1_000_000);
+  const trustProxyRaw = read("TRUST_PROXY")?.toLowerCase();
+  let trustProxyHops = 0;
+  if (trustProxyRaw === "true" || trustProxyRaw === "yes" || trustProxyRaw === "on") trustProxyHops = 1;
+  else if (trustProxyRaw !== "false" && trustProxyRaw !== "no" && trustProxyRaw !== "off") {
+    trustProxyHops = integer("TRUST_PROXY", 0, 0, 10);
+  }
   const devTokensFlag = flag("DEV_TOKENS");
   const devTokens = devTokensFlag ?? jwt.ephemeral;
   if (devTokens && jwt.secret === undefined) {
@@ -168,6 +185,10 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
     typingTtlMs: integer("TYPING_TTL_MS", 5000, 100, 3_600_000),
     maxPayloadBytes: integer("MAX_PAYLOAD_BYTES", 65536, 1024, 100 * 1024 * 1024),
     logLevel: logLevelRaw as Config["logLevel"],
+    tls,
+    maxBufferedBytes: integer("MAX_BUFFERED_BYTES", 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    connectRate: connectPerSecond > 0 ? Object.freeze({ perSecond: connectPerSecond, burst: connectBurst }) : undefined,
+    trustProxyHops,
     warnings: Object.freeze(warnings),
     redisAdapter: read("REDIS_ADAPTER") === "sharded" ? "sharded" : "classic",
     presence: Object.freeze({
@@ -184,87 +205,6 @@ export function loadConfig(env: Env, defaults: { hostname?: string; pid?: number
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
-}
-
-function readJwtConfig(
-  read: (name: string) => string | undefined,
-  production: boolean,
-  problems: string[],
-  warnings: string[],
-): JwtConfig {
-  // Secrets are taken verbatim except for surrounding whitespace (a trailing newline from a file is common).
-  let secret = read("JWT_SECRET");
-  // PEM text often arrives through env files with literal "\n" sequences.
-  const publicKey = read("JWT_PUBLIC_KEY")?.replace(/\\n/g, "\n");
-  let ephemeral = false;
-
-  if (secret === undefined && publicKey === undefined) {
-    if (production) {
-      problems.push("JWT_SECRET or JWT_PUBLIC_KEY must be set when NODE_ENV=production");
-    }
-    secret = randomBytes(32).toString("base64url");
-    ephemeral = true;
-  }
-  if (secret !== undefined && !ephemeral) {
-    try {
-      createSecretKey(Buffer.from(secret));
-    } catch {
-      problems.push("JWT_SECRET is not a usable secret");
-    }
-    // Weak, but the protocol only asks for a secret: warn rather than refuse to start.
-    if (Buffer.byteLength(secret) < 32)
-      warnings.push("JWT_SECRET is shorter than 32 bytes: use a longer random secret");
-  }
-  let keyType: string | undefined;
-  if (publicKey !== undefined) {
-    try {
-      keyType = createPublicKey(publicKey).asymmetricKeyType;
-    } catch {
-      problems.push("JWT_PUBLIC_KEY is not a PEM public key");
-    }
-  }
-
-  const defaults: Algorithm[] = [];
-  if (secret !== undefined) defaults.push("HS256");
-  if (publicKey !== undefined) defaults.push("RS256", "ES256");
-  const algorithmsRaw = read("JWT_ALGORITHMS");
-  const algorithms =
-    algorithmsRaw === undefined
-      ? defaults
-      : (algorithmsRaw
-          .split(",")
-          .map((a) => a.trim().toUpperCase())
-          .filter(Boolean) as Algorithm[]);
-  for (const algorithm of algorithms) {
-    const hmac = (HMAC_ALGORITHMS as readonly string[]).includes(algorithm);
-    const asymmetric = (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm);
-    if (!hmac && !asymmetric) {
-      problems.push(
-        `JWT_ALGORITHMS has an unsupported algorithm "${algorithm}" (use ${[...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS].join(", ")})`,
-      );
-    } else if (hmac && secret === undefined) {
-      problems.push(`JWT_ALGORITHMS lists ${algorithm}, which needs JWT_SECRET`);
-    } else if (asymmetric && publicKey === undefined) {
-      problems.push(`JWT_ALGORITHMS lists ${algorithm}, which needs JWT_PUBLIC_KEY`);
-    } else if (asymmetric && keyType !== undefined && !keyFits(algorithm, keyType) && algorithmsRaw !== undefined) {
-      problems.push(`JWT_ALGORITHMS lists ${algorithm}, which does not fit the ${keyType} key in JWT_PUBLIC_KEY`);
-    }
-  }
-  if (algorithms.length === 0) problems.push("JWT_ALGORITHMS must list at least one algorithm");
-
-  return Object.freeze({
-    secret,
-    publicKey,
-    algorithms: Object.freeze(algorithms),
-    issuer: read("JWT_ISSUER"),
-    audience: read("JWT_AUDIENCE"),
-    ephemeral,
-  });
-}
-
-function keyFits(algorithm: string, keyType: string): boolean {
-  if (algorithm.startsWith("ES")) return keyType === "ec";
-  return keyType === "rsa" || keyType === "rsa-pss";
 }
 
 function isOrigin(value: string): boolean {

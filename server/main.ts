@@ -22,15 +22,15 @@ async function main() {
   for (const warning of config.warnings) logger.warn(warning);
   if (config.jwt.ephemeral) {
     logger.warn(
-      "no JWT_SECRET or JWT_PUBLIC_KEY: using a random secret for this process and enabling dev tokens (POST /api/token); set one for production",
+      "no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL: using a random secret for this process and enabling dev tokens (POST /api/token); set one for production",
     );
   }
   const stores = config.redisUrl ? await createRedisStores(config, logger) : undefined;
   const app = createApp(config, { logger, stores });
   const port = await app.listen();
   logger.info(
-    { port, host: config.host, redis: Boolean(config.redisUrl), devTokens: config.devTokens },
-    `huddle listening on http://localhost:${port}`,
+    { port, host: config.host, redis: Boolean(config.redisUrl), devTokens: config.devTokens, tls: Boolean(config.tls) },
+    `huddle listening on ${config.tls ? "https" : "http"}://localhost:${port}`,
   );
 
   let stopping = false;

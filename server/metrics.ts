@@ -12,6 +12,8 @@ export interface Metrics {
   readonly errors: Counter<"code">;
   readonly ackLatency: Histogram<"event">;
   readonly connectionsRefused: Counter<"code">;
+  readonly slowConsumersDisconnected: Counter<"transport">;
+  readonly slowConsumersLagging: Gauge<"transport">;
 }
 
 export function createMetrics(options: { nodeId: string; countRooms: () => number }): Metrics {
@@ -48,8 +50,20 @@ export function createMetrics(options: { nodeId: string; countRooms: () => numbe
     }),
     connectionsRefused: new Counter({
       name: "huddle_connections_refused_total",
-      help: "Connections refused at the handshake, by 40xx code",
+      help: "Connections refused at the handshake, by 40xx code (429: CONNECT_RATE_PER_IP, 503: a store or the identity provider unreachable)",
       labelNames: ["code"],
+      registers: [registry],
+    }),
+    slowConsumersDisconnected: new Counter({
+      name: "huddle_slow_consumers_disconnected_total",
+      help: "Connections disconnected because their unsent output exceeded MAX_BUFFERED_BYTES, by transport",
+      labelNames: ["transport"],
+      registers: [registry],
+    }),
+    slowConsumersLagging: new Gauge({
+      name: "huddle_slow_consumers_lagging",
+      help: "Connections past half of MAX_BUFFERED_BYTES (typing updates are not sent to them), by transport",
+      labelNames: ["transport"],
       registers: [registry],
     }),
     ackLatency: new Histogram({

@@ -56,7 +56,7 @@ export function createServices(
   return {
     stores,
     clock,
-    verifier: createTokenVerifier(config.jwt, clock),
+    verifier: createTokenVerifier(config.jwt, clock, { onKeySetError: onError }),
     devTokens: config.devTokens ? createDevTokenIssuer(config.jwt, clock) : undefined,
     rooms,
     chat,

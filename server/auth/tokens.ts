@@ -3,12 +3,18 @@
  * connection or request is. Algorithms are pinned per configuration and each
  * algorithm family gets its own key, so `none` and HS/RS confusion cannot
  * pass. Tokens are never logged.
+ *
+ * Verification is asynchronous because keys may come from an identity
+ * provider's key set (./jwks.ts), fetched over the network when a token names
+ * a key not seen yet. HS* tokens and `JWT_PUBLIC_KEY` need no I/O.
  */
 import { randomUUID } from "node:crypto";
+import { errors as joseErrors, jwtVerify } from "jose";
 import jwt from "jsonwebtoken";
 import { ConnectErrorCode, CONNECT_ERROR_MESSAGES, Limits, type User } from "../../shared";
-import type { JwtConfig } from "../config";
 import type { Clock } from "../core/clock";
+import type { JwtConfig } from "./jwt-config";
+import { createRemoteKeySet, KeySetUnavailableError, type KeySetFetchError, type RemoteKeySet } from "./jwks";
 
 /** Who is behind a verified token. */
 export interface Identity {
@@ -32,14 +38,30 @@ export class AuthError extends Error {
 }
 
 export interface TokenVerifier {
-  /** @throws AuthError 4001 when no token is given, 4002 when it is invalid, 4003 when expired. */
-  verify(token: unknown): Identity;
+  /**
+   * @throws AuthError 4001 when no token is given, 4002 when it is invalid, 4003 when expired.
+   * @throws KeySetUnavailableError (`unavailable`) when the identity provider's keys could never be fetched.
+   */
+  verify(token: unknown): Promise<Identity>;
 }
 
-export function createTokenVerifier(config: JwtConfig, clock: Clock): TokenVerifier {
+export interface TokenVerifierHooks {
+  /** Fetching `JWT_JWKS_URL` failed (reported at most once per cooldown). */
+  onKeySetError?(error: KeySetFetchError): void;
+}
+
+export function createTokenVerifier(config: JwtConfig, clock: Clock, hooks: TokenVerifierHooks = {}): TokenVerifier {
   const accepted = new Set<string>(config.algorithms);
+  const keySet = config.jwks
+    ? createRemoteKeySet({
+        url: config.jwks.url,
+        cooldownMs: config.jwks.cooldownMs,
+        now: () => clock.now(),
+        onFetchError: (error) => hooks.onKeySetError?.(error),
+      })
+    : undefined;
   return {
-    verify(token) {
+    async verify(token) {
       if (token === undefined || token === null || token === "") {
         throw new AuthError(ConnectErrorCode.AuthenticationRequired);
       }
@@ -48,6 +70,9 @@ export function createTokenVerifier(config: JwtConfig, clock: Clock): TokenVerif
       const algorithm = decoded?.header.alg;
       if (typeof algorithm !== "string" || !accepted.has(algorithm)) {
         throw new AuthError(ConnectErrorCode.InvalidToken);
+      }
+      if (keySet && !algorithm.startsWith("HS")) {
+        return identityOf(await verifyWithKeySet(token, algorithm, decoded?.header.kid, keySet, config, clock));
       }
       const key = algorithm.startsWith("HS") ? config.secret : config.publicKey;
       if (key === undefined) throw new AuthError(ConnectErrorCode.InvalidToken);
@@ -69,19 +94,47 @@ export function createTokenVerifier(config: JwtConfig, clock: Clock): TokenVerif
   };
 }
 
-function identityOf(claims: jwt.JwtPayload | string): Identity {
-  if (typeof claims !== "object" || typeof claims.sub !== "string" || claims.sub.length === 0) {
+/** RS*, PS* and ES* tokens of an identity provider: the key is the one of the key set that `kid` names. */
+async function verifyWithKeySet(
+  token: string,
+  algorithm: string,
+  kid: unknown,
+  keySet: RemoteKeySet,
+  config: JwtConfig,
+  clock: Clock,
+): Promise<object> {
+  // Without a kid the token cannot be tied to one key of a rotating set.
+  if (typeof kid !== "string" || kid === "") throw new AuthError(ConnectErrorCode.InvalidToken);
+  try {
+    const { payload } = await jwtVerify(token, keySet.getKey, {
+      algorithms: [algorithm],
+      issuer: config.issuer,
+      audience: config.audience,
+      clockTolerance: Limits.tokenLeewaySec,
+      currentDate: new Date(clock.now()),
+    });
+    return payload;
+  } catch (error) {
+    if (error instanceof KeySetUnavailableError) throw error;
+    if (error instanceof joseErrors.JWTExpired) throw new AuthError(ConnectErrorCode.TokenExpired);
+    // Bad signature, unknown kid, wrong iss/aud, malformed claims.
     throw new AuthError(ConnectErrorCode.InvalidToken);
   }
-  const rooms: unknown = claims.rooms;
+}
+
+function identityOf(claims: object | string): Identity {
+  if (typeof claims !== "object" || !("sub" in claims) || typeof claims.sub !== "string" || claims.sub.length === 0) {
+    throw new AuthError(ConnectErrorCode.InvalidToken);
+  }
+  const { rooms, name, exp } = claims as { rooms?: unknown; name?: unknown; exp?: unknown };
   if (rooms !== undefined && (!Array.isArray(rooms) || !rooms.every((r) => typeof r === "string"))) {
     throw new AuthError(ConnectErrorCode.InvalidToken);
   }
-  const name = typeof claims.name === "string" && claims.name.trim() !== "" ? claims.name.trim() : claims.sub;
+  const displayName = typeof name === "string" && name.trim() !== "" ? name.trim() : claims.sub;
   return {
-    user: { id: claims.sub, name },
+    user: { id: claims.sub, name: displayName },
     rooms: rooms === undefined ? null : Object.freeze([...(rooms as string[])]),
-    exp: typeof claims.exp === "number" ? claims.exp : undefined,
+    exp: typeof exp === "number" ? exp : undefined,
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Server } from "socket.io";
 import type { RoomEvent, RoomEventBus } from "../core/bus";
+import { LAGGING_ROOM } from "./slow-consumers";
 import { roomKey, userKey } from "./socket/room-keys";
 
 /** A listener that is not a Socket.IO socket: an SSE stream, a long poll, a plain WebSocket. */
@@ -42,7 +43,8 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDe
         }
         break;
       case "typing":
-        room.emit("typing:update", { roomId: event.roomId, users: event.users });
+        // Sockets that are behind (./slow-consumers.ts) skip typing updates: ephemeral, and corrected by the next.
+        room.except(LAGGING_ROOM).emit("typing:update", { roomId: event.roomId, users: event.users });
         break;
     }
   };

@@ -35,7 +35,7 @@ export interface AdmitOptions {
 /**
  * Checks the version and the token and takes one of the user's connection
  * slots under `connId` (unique across nodes).
- * @throws AuthError 4010, 4001, 4002, 4003 or 4029; anything else means the store failed.
+ * @throws AuthError 4010, 4001, 4002, 4003 or 4029; anything else means a store or the identity provider failed.
  */
 export async function admitConnection(
   options: AdmitOptions,
@@ -43,7 +43,7 @@ export async function admitConnection(
   connId: string,
 ): Promise<Admission> {
   if (!isSupportedVersion(credentials.v)) throw new AuthError(ConnectErrorCode.UnsupportedVersion);
-  const identity = options.services.verifier.verify(credentials.token);
+  const identity = await options.services.verifier.verify(credentials.token);
   const { connections } = options.services.stores;
   const acquired = await connections.acquire(identity.user.id, connId, options.maxConnectionsPerUser);
   if (!acquired) throw new AuthError(ConnectErrorCode.TooManyConnections);

@@ -21,9 +21,11 @@ import type { Logger } from "../../logger";
 import type { Metrics } from "../../metrics";
 import type { Services } from "../../services";
 import type { LocalDelivery } from "../delivery";
+import type { WatchedConnection } from "../slow-consumers";
 import { authenticate, createErrorHandler, queryString } from "./http-errors";
 import type { OriginPolicy } from "./origin";
 import { longPoll } from "./poll";
+import { securityHeaders } from "./security-headers";
 import { streamRoomEvents } from "./sse";
 
 export interface HttpApiOptions {
@@ -38,6 +40,10 @@ export interface HttpApiOptions {
   /** False while Redis is unreachable or after SIGTERM. */
   isReady(): boolean;
   sseHeartbeatMs?: number;
+  /** SSE streams with more unsent output than this are behind (../slow-consumers.ts). */
+  maxBufferedBytes?: number;
+  /** Registers an SSE stream with the slow-consumer sweep. */
+  watch?: (connection: WatchedConnection) => () => void;
   onInternalError(error: unknown): void;
   /** Gets one debug line per request (method, url with any `?token=` redacted, status, duration). */
   logger?: Logger;
@@ -47,6 +53,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   const { services, metrics } = options;
   const app = express();
   app.disable("x-powered-by");
+  app.use(securityHeaders());
   app.set("etag", false);
   if (options.logger) app.use(accessLog(options.logger));
 
@@ -84,7 +91,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   };
 
   api.get("/rooms/:roomId/messages", async (req, res) => {
-    const identity = authenticate(req, services.verifier, false);
+    const identity = await authenticate(req, services.verifier, false);
     const roomId = roomOf(req, identity);
     const rawLimit = nonEmpty(queryString(req, "limit"));
     let limit: number | undefined;
@@ -102,7 +109,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   });
 
   api.post("/rooms/:roomId/messages", async (req, res) => {
-    const identity = authenticate(req, services.verifier, false);
+    const identity = await authenticate(req, services.verifier, false);
     const roomId = roomOf(req, identity);
     const body = PublishBodySchema.safeParse(req.body);
     if (!body.success) throw badRequest(describeIssues(body.error));
@@ -111,19 +118,21 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   });
 
   api.get("/rooms/:roomId/events", async (req, res) => {
-    const identity = authenticate(req, services.verifier, true);
+    const identity = await authenticate(req, services.verifier, true);
     const roomId = roomOf(req, identity);
     await streamRoomEvents(req, res, identity, roomId, {
       services,
       delivery: options.delivery,
       historyMax: options.historyMax,
       heartbeatMs: options.sseHeartbeatMs,
+      maxBufferedBytes: options.maxBufferedBytes,
+      watch: options.watch,
       onOpen: (delta) => metrics.connections.inc({ transport: "sse" }, delta),
     });
   });
 
   api.get("/rooms/:roomId/poll", async (req, res) => {
-    const identity = authenticate(req, services.verifier, true);
+    const identity = await authenticate(req, services.verifier, true);
     const roomId = roomOf(req, identity);
     await longPoll(req, res, roomId, { services, delivery: options.delivery, historyMax: options.historyMax });
   });

@@ -45,9 +45,10 @@ function fromHttpLayer(thrown: unknown): unknown {
 /**
  * The identity of an HTTP request: `Authorization: Bearer`, or `?token=` where
  * the route allows it (SSE and long polling, for clients that cannot set headers).
- * @throws HuddleError unauthorized, with the §1 text of why.
+ * @throws HuddleError unauthorized, with the §1 text of why; unavailable when the identity provider's keys
+ * cannot be fetched.
  */
-export function authenticate(req: Request, verifier: TokenVerifier, allowQueryToken: boolean): Identity {
+export async function authenticate(req: Request, verifier: TokenVerifier, allowQueryToken: boolean): Promise<Identity> {
   const header = req.headers.authorization;
   let token: unknown;
   if (header !== undefined) {
@@ -57,7 +58,7 @@ export function authenticate(req: Request, verifier: TokenVerifier, allowQueryTo
     token = typeof req.query.token === "string" ? req.query.token : undefined;
   }
   try {
-    return verifier.verify(token);
+    return await verifier.verify(token);
   } catch (error) {
     if (error instanceof AuthError) throw new HuddleError(ErrorCode.Unauthorized, error.message);
     throw error;

@@ -7,6 +7,12 @@
  */
 import helmet from "helmet";
 
+/**
+ * `Strict-Transport-Security` for a node that serves TLS itself (`TLS_CERT_FILE`): browsers stick to HTTPS
+ * for 180 days. Not `includeSubDomains` or `preload`: those commit hosts this node knows nothing about.
+ */
+export const HSTS_HEADER = "max-age=15552000";
+
 export function securityHeaders() {
   return helmet({
     contentSecurityPolicy: {
@@ -30,7 +36,8 @@ export function securityHeaders() {
     crossOriginEmbedderPolicy: false,
     referrerPolicy: { policy: "no-referrer" },
     frameguard: { action: "deny" },
-    // HSTS is the TLS terminator's call (nginx or TLS_CERT_FILE), not a plain-HTTP node's.
+    // HSTS is the TLS terminator's call: nginx's, or the app's own when it serves TLS (HSTS_HEADER, on every
+    // response including Socket.IO's), never a plain-HTTP node's.
     strictTransportSecurity: false,
   });
 }

@@ -11,6 +11,7 @@ import { compareIds, parseMessageId } from "../../core/message-id";
 import type { Identity } from "../../auth/tokens";
 import type { Services } from "../../services";
 import type { LocalDelivery } from "../delivery";
+import { shouldDropTyping, type WatchedConnection } from "../slow-consumers";
 import { scheduleExpiry } from "../socket/expiry";
 import { queryString } from "./http-errors";
 
@@ -21,6 +22,10 @@ export interface SseOptions {
   /** @default 15000 */
   heartbeatMs?: number;
   onOpen?: (delta: number) => void;
+  /** Typing events are skipped while more than half of this is unsent. */
+  maxBufferedBytes?: number;
+  /** Registers the stream with the slow-consumer sweep; returns the function that unregisters it. */
+  watch?: (connection: WatchedConnection) => () => void;
 }
 
 export function formatSseEvent(event: RoomEvent): string {
@@ -54,7 +59,10 @@ export async function streamRoomEvents(
 
   let held: RoomEvent[] | undefined = [];
   let lastSent = undefined as ReturnType<typeof parseMessageId>;
+  const maxBuffered = options.maxBufferedBytes;
   const write = (event: RoomEvent) => {
+    const behind = maxBuffered !== undefined && shouldDropTyping(res.writableLength, maxBuffered);
+    if (event.type === "typing" && behind) return;
     if (event.type === "message") {
       const id = parseMessageId(event.message.id);
       // Skip what the replay already sent.
@@ -69,12 +77,19 @@ export async function streamRoomEvents(
   });
   const heartbeat = setInterval(() => res.write(": ping\n\n"), options.heartbeatMs ?? Limits.sseHeartbeatMs);
   const cancelExpiry = scheduleExpiry(identity, options.services.clock, () => res.end());
+  const unwatch = options.watch?.({
+    transport: "sse",
+    userId: identity.user.id,
+    bufferedBytes: () => res.writableLength,
+    drop: () => res.destroy(),
+  });
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
     cancelExpiry();
+    unwatch?.();
     stopListening();
     options.onOpen?.(-1);
   };

@@ -7,7 +7,7 @@
  * its Origin check, which Socket.IO's own `allowRequest` cannot answer with a
  * 403 on the WebSocket upgrade.
  */
-import { Server as Engine } from "engine.io";
+import { Server as Engine, type Socket as EngineConnection } from "engine.io";
 import { Server, type Socket } from "socket.io";
 import {
   CLIENT_EVENT_NAMES,
@@ -38,11 +38,21 @@ export interface SocketServerOptions {
   hooks: HandlerHooks & {
     onConnectionRefused(code: number): void;
     onConnectionCountChange(delta: number): void;
+    /** A packet over `maxPayloadBytes` closed a connection. */
+    onTooLarge?(): void;
     onError(error: unknown, context: string): void;
   };
 }
 
 export { isSupportedVersion } from "../session";
+
+/**
+ * Engine.IO closes a connection whose packet is over `maxHttpBufferSize` with "transport error" and, as the
+ * description, "payload too large" (polling) or ws's "Max payload size exceeded" (WebSocket).
+ */
+function isOversized(description: unknown): boolean {
+  return description instanceof Error && /payload too large|max payload size exceeded/i.test(description.message);
+}
 
 export function createSocketServer(options: SocketServerOptions): { io: HuddleServer; engine: Engine } {
   const { services, nodeId, hooks } = options;
@@ -55,6 +65,11 @@ export function createSocketServer(options: SocketServerOptions): { io: HuddleSe
   });
   const io: HuddleServer = new Server({ serveClient: false, cleanupEmptyChildNamespaces: true });
   io.bind(engine);
+  engine.on("connection", (conn: EngineConnection) => {
+    conn.once("close", (_reason: string, description?: unknown) => {
+      if (isOversized(description)) hooks.onTooLarge?.();
+    });
+  });
 
   const identities = new WeakMap<HuddleSocket, Identity>();
   const commands = createCommands(services, hooks);

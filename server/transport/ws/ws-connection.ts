@@ -23,6 +23,8 @@ const CLOSE_UNAVAILABLE = 1013;
 export interface WsConnectionHooks {
   onConnectionRefused(code: number): void;
   onConnectionCountChange(delta: number): void;
+  /** A frame over the payload limit closed the connection (1009). */
+  onTooLarge?(): void;
   onError(error: unknown, context: string): void;
 }
 
@@ -102,7 +104,9 @@ export function serveWsConnection(
     void admit({ token: frame.token, v: frame.v !== undefined ? frame.v : queryVersion });
   });
   // Errors (an oversized or malformed frame) are followed by a close; without a listener they would throw.
-  ws.on("error", () => {});
+  ws.on("error", (error: Error & { code?: string }) => {
+    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") hooks.onTooLarge?.();
+  });
   ws.on("close", () => {
     state = "closed";
     held = [];

@@ -11,6 +11,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Services } from "../../services";
 import { createCommands, type CommandHooks } from "../commands";
+import type { WatchedConnection } from "../slow-consumers";
 import type { LocalDelivery } from "../delivery";
 import { serveWsConnection, type WsConnectionHandle, type WsConnectionHooks } from "./ws-connection";
 
@@ -26,6 +27,10 @@ export interface WsEndpointOptions {
   pingIntervalMs?: number;
   /** How long a client without `?token=` has to send its `auth` frame. @default 5000 */
   authTimeoutMs?: number;
+  /** A client with more unsent output than this is behind (typing updates skipped past half). @default 1048576 */
+  maxBufferedBytes?: number;
+  /** Registers a client with the slow-consumer sweep; returns the function that unregisters it. */
+  watch?: (connection: WatchedConnection) => () => void;
   hooks: CommandHooks & WsConnectionHooks;
 }
 
@@ -62,6 +67,7 @@ export function createWsEndpoint(options: WsEndpointOptions): WsEndpoint {
     },
     nodeId: options.nodeId,
     typingTtlMs: options.typingTtlMs,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
     authTimeoutMs: options.authTimeoutMs ?? 5000,
     hooks,
     onError: hooks.onError,
@@ -90,7 +96,15 @@ export function createWsEndpoint(options: WsEndpointOptions): WsEndpoint {
         const client = { unanswered: 0, handle: serveWsConnection(ws, req, `${idPrefix}-${++counter}`, deps) };
         clients.set(ws, client);
         ws.on("pong", () => (client.unanswered = 0));
-        ws.on("close", () => clients.delete(ws));
+        const unwatch = options.watch?.({
+          transport: "ws",
+          bufferedBytes: () => ws.bufferedAmount,
+          drop: () => ws.terminate(),
+        });
+        ws.on("close", () => {
+          clients.delete(ws);
+          unwatch?.();
+        });
       });
     },
     async close(drainMs = 3000) {

@@ -13,6 +13,7 @@ import type { Services } from "../../services";
 import type { CommandTarget, Commands } from "../commands";
 import type { LocalDelivery, RoomListener } from "../delivery";
 import { sessionInfo } from "../session";
+import { shouldDropTyping } from "../slow-consumers";
 import { scheduleExpiry } from "../socket/expiry";
 import { errorFrame, eventFrame, parseFrame, type ServerFrame } from "./ws-frames";
 
@@ -22,6 +23,8 @@ export interface WsSessionDeps {
   commands: Commands;
   nodeId: string;
   typingTtlMs: number;
+  /** Typing updates are skipped while more than half of this is queued for the client. */
+  maxBufferedBytes: number;
   onError(error: unknown, context: string): void;
 }
 
@@ -48,7 +51,15 @@ export function startWsSession(ws: WebSocket, connId: string, identity: Identity
     conn,
     attach(roomId) {
       if (ended || following.has(roomId)) return;
-      const listener: RoomListener = { userId: identity.user.id, onEvent: (event) => send(eventFrame(event)) };
+      const listener: RoomListener = {
+        userId: identity.user.id,
+        onEvent(event) {
+          // Behind: typing updates (ephemeral, corrected by the next) go first. The sweep of ../slow-consumers.ts
+          // disconnects the client if it falls further behind.
+          if (event.type === "typing" && shouldDropTyping(ws.bufferedAmount, deps.maxBufferedBytes)) return;
+          send(eventFrame(event));
+        },
+      };
       following.set(roomId, deps.delivery.listen(roomId, listener));
     },
     detach(roomId) {
