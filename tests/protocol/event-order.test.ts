@@ -37,7 +37,7 @@ describe.each(["websocket", "polling"] as const)("over %s", (transport) => {
     await expect(joined).resolves.toMatchObject({ ok: true, roomId });
     await expect(sent).resolves.toMatchObject({ ok: true, message: { text: "right away" } });
     const history = await request(socket, "room:history", { roomId });
-    expect(history.messages.map((m: Message) => m.text)).toEqual(["right away"]);
+    expect((history as { messages: Message[] }).messages.map((m) => m.text)).toEqual(["right away"]);
     expect(received.items.map((m) => m.text)).toEqual(["right away"]);
   });
 
