@@ -1,0 +1,77 @@
+/**
+ * What the bench reads from /proc: CPU time and resident memory of the
+ * processes it started (the steadiest figures on a shared machine), the open
+ * file limit, and a description of the machine for the report.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+
+let clockTicks;
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
+export function clkTck() {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime + stime of one process in milliseconds, or null when it is gone. */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clkTck();
+  } catch {
+    return null;
+  }
+}
+
+/** Summed CPU milliseconds of several processes. */
+export function totalCpuMs(pids) {
+  let sum = 0;
+  for (const pid of pids) sum += cpuMs(pid) ?? 0;
+  return sum;
+}
+
+/** VmRSS of a process in KiB, or null when it is gone. */
+export function rssKiB(pid) {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The soft limit on open files of this process (children inherit it). */
+export function openFileLimit() {
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return match && match[1] !== "unlimited" ? Number(match[1]) : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
+export function machineInfo() {
+  let model = cpus()[0]?.model ?? "unknown";
+  try {
+    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? model;
+  } catch {
+    // not Linux: keep os.cpus()'s model
+  }
+  return {
+    cores: cpus().length,
+    cpuModel: model,
+    node: process.version,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    loadAvg: loadavg().map((x) => Math.round(x * 100) / 100),
+    openFileLimit: openFileLimit(),
+  };
+}

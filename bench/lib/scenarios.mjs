@@ -1,0 +1,270 @@
+/**
+ * The scenarios, each run against servers that bench/lib/sessions.mjs started
+ * (`env`: nodes, load generators, redis-server for two nodes). A scenario
+ * leaves its clients connected: the session disconnects them before the next
+ * one, or stops the servers first, which is quicker for 10,000 connections.
+ *
+ * CPU is read from /proc for the server processes only, between the moment a
+ * measured phase starts and the moment its last delivery has arrived, so it
+ * covers exactly the work for the deliveries counted.
+ */
+import { performance } from "node:perf_hooks";
+import { cpuMs, rssKiB, totalCpuMs } from "./procfs.mjs";
+import { Histogram } from "./stats.mjs";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const wall = () => performance.timeOrigin + performance.now();
+/** Source addresses for the clients: 127.0.0.2–127.0.0.9, so no one address runs out of ports. */
+const sourceAddress = (i) => `127.0.0.${2 + (i % 8)}`;
+/**
+ * Waits until the servers are idle (≤ 5% of a core over 200 ms: a join storm's
+ * presence broadcasts or a backlog are over), at most `maxMs`.
+ */
+async function untilIdle(env, maxMs) {
+  const pids = env.nodes.map((n) => n.pid);
+  const deadline = Date.now() + maxMs;
+  let last = totalCpuMs(pids);
+  while (Date.now() < deadline) {
+    await sleep(200);
+    const now = totalCpuMs(pids);
+    if (now - last <= 10) return;
+    last = now;
+  }
+}
+const round = (x, digits = 2) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
+
+/** Opens `connections` idle connections: connects/s, connect latency, RSS per connection. */
+export async function connectScenario(ctx, env) {
+  const { opts } = ctx;
+  const { loaders } = env;
+  const server = env.nodes[0];
+  const n = loaders.count;
+  const specs = (prefix, count) => {
+    const perLoader = Array.from({ length: n }, () => []);
+    for (let i = 0; i < count; i++) {
+      perLoader[i % n].push({ url: server.url, userId: `${prefix}-${i}`, localAddress: sourceAddress(i) });
+    }
+    return perLoader;
+  };
+  const connect = (perLoader, concurrency) =>
+    loaders.all((i) => ({
+      cmd: "connect",
+      specs: perLoader[i],
+      concurrency: Math.ceil(concurrency / n),
+      timeoutMs: 30_000,
+    }));
+  // Warm up the code paths, then measure memory from an idle server.
+  await connect(specs("warm", Math.min(200, opts.connections)), 50);
+  await loaders.all(() => ({ cmd: "disconnect" }));
+  await sleep(opts.settleMs);
+  const rssBefore = rssKiB(server.pid);
+  const cpu0 = cpuMs(server.pid);
+  const loaders0 = totalCpuMs(loaders.pids);
+  const t0 = wall();
+  const mono0 = process.hrtime.bigint();
+  const results = await connect(specs("user", opts.connections), opts.connectConcurrency);
+  const elapsedMs = wall() - t0;
+  const mono1 = process.hrtime.bigint();
+  const cpu1 = cpuMs(server.pid);
+  const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
+  await sleep(opts.settleMs);
+  const rssAfter = rssKiB(server.pid);
+
+  const connected = results.reduce((a, r) => a + r.connected, 0);
+  const errors = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  const latency = results.reduce((h, r) => h.merge(new Histogram(r.latency)), new Histogram());
+  const spanMs = Math.max(...results.map((r) => r.endWall)) - Math.min(...results.map((r) => r.startWall));
+  return [
+    {
+      scenario: "connect",
+      params: { connections: opts.connections, concurrency: opts.connectConcurrency, sourceAddresses: 8 },
+      metrics: {
+        connected,
+        errors: opts.connections - connected,
+        connectsPerSec: round((connected * 1000) / spanMs, 0),
+        connectP50Ms: round(latency.quantileMs(0.5)),
+        connectP99Ms: round(latency.quantileMs(0.99)),
+        rssBeforeMiB: round(rssBefore / 1024, 1),
+        rssAfterMiB: round(rssAfter / 1024, 1),
+        rssPerConnKiB: connected ? round((rssAfter - rssBefore) / connected) : null,
+        cpuUsPerConnect: connected ? round(((cpu1 - cpu0) * 1000) / connected, 1) : null,
+        serverCpuCores: round((cpu1 - cpu0) / elapsedMs, 2),
+        loaderCpuCores: round(loaderCpu / elapsedMs, 2),
+      },
+      errorSamples: errors,
+      window: { monoStartUs: Number(mono0 / 1000n), monoEndUs: Number(mono1 / 1000n), serverPids: [server.pid] },
+    },
+  ];
+}
+
+/**
+ * Connects and joins `members` (each `{ node, room, sender, userId }`), spread
+ * round-robin over the load generators unless `loader` is given.
+ */
+async function setupMembers(env, members, timeoutMs = 30_000) {
+  const { loaders, nodes } = env;
+  const perLoader = Array.from({ length: loaders.count }, () => []);
+  members.forEach((m, i) => {
+    perLoader[m.loader ?? i % loaders.count].push({
+      url: nodes[m.node].url,
+      userId: m.userId,
+      room: m.room,
+      sender: m.sender,
+      localAddress: sourceAddress(i),
+    });
+  });
+  const t0 = wall();
+  const results = await loaders.all((i) => ({ cmd: "setup", members: perLoader[i], concurrency: 100, timeoutMs }));
+  const setupMs = Math.round(wall() - t0);
+  const joined = results.reduce((a, r) => a + r.joined, 0);
+  const errors = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  // Senders per loader: each loader sends its share of the rate.
+  const senders = perLoader.map((specs) => specs.filter((s) => s.sender).length);
+  return { joined, errors, setupErrors: members.length - joined, setupMs, senders };
+}
+
+let phaseCounter = 0;
+
+/** One sending phase at `rate` messages/s for `durationMs`, measured from the first send to the last delivery. */
+async function runPhase(env, setup, rate, durationMs, opts) {
+  const { loaders, nodes, redis } = env;
+  const phaseId = ++phaseCounter;
+  const totalSenders = setup.senders.reduce((a, b) => a + b, 0);
+  await loaders.all(() => ({ cmd: "phase-prepare", phaseId }));
+  const serverPids = nodes.map((n) => n.pid);
+  const cpu0 = totalCpuMs(serverPids);
+  const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
+  const loaders0 = totalCpuMs(loaders.pids);
+  const t0 = wall();
+  const mono0 = process.hrtime.bigint();
+  const sends = await loaders.all((i) => ({
+    cmd: "phase-send",
+    rate: totalSenders ? (rate * setup.senders[i]) / totalSenders : 0,
+    durationMs,
+  }));
+  const expectedByRoom = {};
+  for (const s of sends)
+    for (const [room, c] of Object.entries(s.sentByRoom)) expectedByRoom[room] = (expectedByRoom[room] ?? 0) + c;
+  const waits = await loaders.all(() => ({
+    cmd: "phase-wait",
+    expectedByRoom,
+    quietMs: opts.quietMs,
+    // An overloaded server drains its backlog slowly but steadily: only silence means loss.
+    capMs: durationMs * 3 + 60_000,
+  }));
+  const t1 = wall();
+  const mono1 = process.hrtime.bigint();
+  const cpu = totalCpuMs(serverPids) - cpu0;
+  const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
+  const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
+
+  const sum = (key) => waits.reduce((a, w) => a + w[key], 0);
+  const expected = sum("expected");
+  const delivered = sum("unique");
+  const sendStart = Math.min(...sends.map((s) => s.startWall));
+  const lastRecv = Math.max(...waits.map((w) => w.lastRecv ?? 0));
+  const spanMs = Math.max(durationMs, lastRecv - sendStart);
+  const latency = waits.reduce((h, w) => h.merge(new Histogram(w.latency)), new Histogram());
+  const ack = waits.reduce((h, w) => h.merge(new Histogram(w.ack)), new Histogram());
+  const ackErrors = {};
+  for (const w of waits) for (const [k, v] of Object.entries(w.ackErrors)) ackErrors[k] = (ackErrors[k] ?? 0) + v;
+  const sendErrors = Object.values(ackErrors).reduce((a, b) => a + b, 0) + sum("unacked");
+  return {
+    metrics: {
+      messagesSent: sum("sent"),
+      offeredDeliveriesPerSec: round((expected * 1000) / durationMs, 0),
+      deliveriesPerSec: round((delivered * 1000) / spanMs, 0),
+      expected,
+      delivered,
+      lost: expected - delivered,
+      duplicates: sum("duplicates"),
+      wrongRoom: sum("wrongRoom"),
+      latencyP50Ms: round(latency.quantileMs(0.5)),
+      latencyP95Ms: round(latency.quantileMs(0.95)),
+      latencyP99Ms: round(latency.quantileMs(0.99)),
+      ackP50Ms: round(ack.quantileMs(0.5)),
+      ackP99Ms: round(ack.quantileMs(0.99)),
+      sendErrors,
+      cpuUsPerDelivery: delivered ? round((cpu * 1000) / delivered, 3) : null,
+      serverCpuCores: round(cpu / (t1 - t0), 2),
+      loaderCpuCores: round(loaderCpu / (t1 - t0), 2),
+      ...(redis ? { redisCpuUsPerDelivery: delivered ? round((redisCpu * 1000) / delivered, 3) : null } : {}),
+    },
+    errorSamples: Object.keys(ackErrors).length ? ackErrors : undefined,
+    // CLOCK_MONOTONIC µs, the clock of V8 CPU profiles: profile-summary.mjs can keep only this window's samples.
+    window: { monoStartUs: Number(mono0 / 1000n), monoEndUs: Number(mono1 / 1000n), serverPids },
+  };
+}
+
+/** One room, `fanoutMembers` clients of which `fanoutSenders` send: the heavy rate, then the light one. */
+export async function fanoutScenarios(ctx, env, prefix) {
+  const { opts } = ctx;
+  const twoNodes = env.nodes.length > 1;
+  const members = [];
+  let onSecond = 0;
+  for (let i = 0; i < opts.fanoutMembers; i++) {
+    const sender = i < opts.fanoutSenders;
+    // Two nodes: senders on the first, the receivers split evenly over both.
+    const node = twoNodes && !sender && onSecond < opts.fanoutMembers / 2 ? 1 : 0;
+    if (node === 1) onSecond++;
+    members.push({ node, room: "fanout", sender, userId: `fan-${i}` });
+  }
+  const setup = await setupMembers(env, members);
+  await untilIdle(env, 5000);
+  const params = { nodes: env.nodes.length, members: opts.fanoutMembers, senders: opts.fanoutSenders };
+  // Warm-up at the light rate: enough calls for the JIT, without a backlog to drain on a busy machine.
+  await runPhase(env, setup, opts.lightRate, opts.warmupMs, opts);
+  await untilIdle(env, 2000);
+  const heavy = await runPhase(env, setup, opts.fanoutRate, opts.windowMs, opts);
+  await untilIdle(env, 2000);
+  const light = await runPhase(env, setup, opts.lightRate, opts.windowMs, opts);
+  const withSetup = (result) => ({
+    ...result,
+    metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
+  });
+  return [
+    { scenario: `${prefix}fanout`, params: { ...params, rate: opts.fanoutRate }, ...withSetup(heavy) },
+    { scenario: `${prefix}fanout-light`, params: { ...params, rate: opts.lightRate }, ...withSetup(light) },
+  ].map((r) => (setup.setupErrors ? { ...r, setupErrorSamples: setup.errors } : r));
+}
+
+/** `roomClients` clients in rooms of `roomSize`, every send acked. */
+export async function roomsScenario(ctx, env, prefix) {
+  const { opts } = ctx;
+  const twoNodes = env.nodes.length > 1;
+  const members = [];
+  for (let i = 0; i < opts.roomClients; i++) {
+    const room = Math.floor(i / opts.roomSize);
+    // Two nodes: in every room half the clients send from the first node, half receive on the second.
+    const firstHalf = i % opts.roomSize < opts.roomSize / 2;
+    members.push({
+      node: twoNodes && !firstHalf ? 1 : 0,
+      room: `room-${room}`,
+      sender: twoNodes ? firstHalf : true,
+      userId: `chat-${i}`,
+      // A room's clients share a load generator, so every delivery's latency is measured.
+      loader: room % env.loaders.count,
+    });
+  }
+  const setup = await setupMembers(env, members);
+  await untilIdle(env, 5000);
+  await runPhase(env, setup, opts.roomsRate, opts.warmupMs, opts);
+  await untilIdle(env, 2000);
+  const result = await runPhase(env, setup, opts.roomsRate, opts.windowMs, opts);
+  return [
+    {
+      scenario: `${prefix}rooms`,
+      params: {
+        nodes: env.nodes.length,
+        clients: opts.roomClients,
+        rooms: Math.ceil(opts.roomClients / opts.roomSize),
+        rate: opts.roomsRate,
+      },
+      ...result,
+      metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
+      ...(setup.setupErrors ? { setupErrorSamples: setup.errors } : {}),
+    },
+  ];
+}
