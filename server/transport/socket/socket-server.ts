@@ -110,6 +110,7 @@ export function createSocketServer(options: SocketServerOptions): { io: HuddleSe
   io.on("connection", (socket) => {
     const identity = identities.get(socket);
     if (!identity) return void socket.disconnect(true);
+    releaseHandshakeRequest(socket);
     const conn = createConnection(`${nodeId}:${socket.id}`, identity);
     const user = identity.user;
     hooks.onConnectionCountChange(1);
@@ -150,4 +151,17 @@ export function createSocketServer(options: SocketServerOptions): { io: HuddleSe
   });
 
   return { io, engine };
+}
+
+/**
+ * Lets the first HTTP request of a connection be collected once the handshake
+ * is done: Engine.IO and Socket.IO keep it for the socket's whole life (with its
+ * headers twice), a few KiB per idle connection that nothing here reads again.
+ * This is the "discard the initial request" advice of Socket.IO's memory-usage
+ * guide, applied after our middleware has read the token and version from it.
+ */
+function releaseHandshakeRequest(socket: HuddleSocket): void {
+  // Socket.IO's own `socket.request` is a getter over this one.
+  (socket.conn as unknown as { request: unknown }).request = null;
+  socket.handshake.headers = {};
 }
