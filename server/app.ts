@@ -124,7 +124,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   watchSocketIo(io, protection.slowConsumers);
   const { engine } = socketServer;
   if (stores.socketAdapter) io.adapter(stores.socketAdapter);
-  const pendingAcks = trackPendingAcks(io);
   const delivery = createLocalDelivery(stores.bus, io);
   const wsEndpoint = createWsEndpoint({
     services,
@@ -216,7 +215,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       // reads that as "transport close" and reconnects (to another node behind the balancer), whereas a Socket.IO
       // disconnect from the server ("io server disconnect") would leave it disconnected for good.
       const wsClosed = wsEndpoint.close(3000);
-      await pendingAcks.settled(3000);
+      await socketServer.settled(3000);
       for (const socket of io?.of("/").sockets.values() ?? []) socket.conn.close();
       await new Promise((resolve) => setTimeout(resolve, 50));
       await wsClosed;
@@ -227,45 +226,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await stores.close().catch((error) => logError(error, "close"));
-    },
-  };
-}
-
-/** Counts Socket.IO events whose ack has not been sent yet, so that a drain can let them finish. */
-function trackPendingAcks(io: HuddleServer) {
-  let pending = 0;
-  const waiters = new Set<() => void>();
-  io.on("connection", (socket) => {
-    socket.use((event, next) => {
-      const last = event.length - 1;
-      const ack = event[last] as unknown;
-      if (last > 0 && typeof ack === "function") {
-        pending++;
-        let answered = false;
-        event[last] = (...args: unknown[]) => {
-          if (!answered) {
-            answered = true;
-            if (--pending === 0) for (const wake of waiters) wake();
-          }
-          return (ack as (...a: unknown[]) => unknown)(...args);
-        };
-      }
-      next();
-    });
-  });
-  return {
-    /** Resolves once no ack is pending, or after `timeoutMs`. */
-    settled(timeoutMs: number): Promise<void> {
-      if (pending === 0) return Promise.resolve();
-      return new Promise((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          waiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, timeoutMs);
-        waiters.add(wake);
-      });
     },
   };
 }

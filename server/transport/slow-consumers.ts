@@ -18,7 +18,7 @@
  *   can only grow past the cap for one sweep interval.
  */
 import type { Socket as EngineSocket } from "engine.io";
-import type { Server } from "socket.io";
+import type { Server, Socket } from "socket.io";
 import type { WebSocket } from "ws";
 
 /** The Socket.IO room of sockets that are behind; typing broadcasts skip it. */
@@ -52,6 +52,8 @@ export interface SlowConsumerOptions {
 export interface SlowConsumerGuard {
   /** Starts watching `connection`; returns the function that stops it (call it when the connection closes). */
   watch(connection: WatchedConnection): () => void;
+  /** Stops watching `connection` (the same as calling what `watch` returned). */
+  unwatch(connection: WatchedConnection): void;
   close(): void;
 }
 
@@ -89,6 +91,9 @@ export function createSlowConsumerGuard(options: SlowConsumerOptions): SlowConsu
       watched.set(connection, { last: Infinity, lagging: false });
       return () => void watched.delete(connection);
     },
+    unwatch(connection) {
+      watched.delete(connection);
+    },
     close() {
       clearInterval(timer);
       watched.clear();
@@ -106,16 +111,38 @@ type LooseServer = Server<any, any, any, any>;
 
 /** Watches every Socket.IO socket of `io` while it is connected. */
 export function watchSocketIo(io: LooseServer, guard: SlowConsumerGuard): void {
+  const watchedSockets = new WeakMap<object, WatchedSocket>();
+  // Shared listener (`this` is the socket): no closures per socket, which matters for memory per idle connection.
+  function unwatch(this: object) {
+    const watched = watchedSockets.get(this);
+    if (watched) guard.unwatch(watched);
+  }
   io.on("connection", (socket) => {
-    const unwatch = guard.watch({
-      transport: "socket.io",
-      userId: (socket.data as { user?: { id?: string } } | undefined)?.user?.id,
-      bufferedBytes: () => engineBufferedBytes(socket.conn),
-      setLagging: (lagging) => void (lagging ? socket.join(LAGGING_ROOM) : socket.leave(LAGGING_ROOM)),
-      drop: () => dropEngineConnection(socket.conn),
-    });
+    const watched = new WatchedSocket(socket);
+    watchedSockets.set(socket, watched);
+    guard.watch(watched);
     socket.once("disconnect", unwatch);
   });
+}
+
+type LooseSocket = Socket<any, any, any, any>;
+
+/** A Socket.IO socket as the guard sees it; methods on the prototype. */
+class WatchedSocket implements WatchedConnection {
+  readonly transport = "socket.io" as const;
+  constructor(private readonly socket: LooseSocket) {}
+  get userId(): string | undefined {
+    return (this.socket.data as { user?: { id?: string } } | undefined)?.user?.id;
+  }
+  bufferedBytes(): number {
+    return engineBufferedBytes(this.socket.conn);
+  }
+  setLagging(lagging: boolean): void {
+    void (lagging ? this.socket.join(LAGGING_ROOM) : this.socket.leave(LAGGING_ROOM));
+  }
+  drop(): void {
+    dropEngineConnection(this.socket.conn);
+  }
 }
 
 interface QueuedPacket {

@@ -10,7 +10,6 @@
 import { Server as Engine, type Socket as EngineConnection } from "engine.io";
 import { Server, type Socket } from "socket.io";
 import {
-  CLIENT_EVENT_NAMES,
   ErrorCode,
   type ClientToServerEvents,
   type InterServerEvents,
@@ -18,11 +17,10 @@ import {
   type SocketData,
 } from "../../../shared";
 import { AuthError, type Identity } from "../../auth/tokens";
-import { createConnection } from "../../core/connection";
+import { createConnection, type Connection } from "../../core/connection";
 import type { Services } from "../../services";
-import { createCommands, isClientEventName, type CommandTarget } from "../commands";
+import { createCommands, isClientEventName, type CommandHooks, type CommandTarget } from "../commands";
 import { admitConnection, sessionInfo } from "../session";
-import { createSerialQueue, defineHandler, type HandlerHooks } from "./define-handler";
 import { roomKey, userKey } from "./room-keys";
 import { scheduleExpiry } from "./expiry";
 
@@ -35,7 +33,7 @@ export interface SocketServerOptions {
   maxConnectionsPerUser: number;
   maxPayloadBytes: number;
   typingTtlMs: number;
-  hooks: HandlerHooks & {
+  hooks: CommandHooks & {
     onConnectionRefused(code: number): void;
     onConnectionCountChange(delta: number): void;
     /** A packet over `maxPayloadBytes` closed a connection. */
@@ -54,7 +52,14 @@ function isOversized(description: unknown): boolean {
   return description instanceof Error && /payload too large|max payload size exceeded/i.test(description.message);
 }
 
-export function createSocketServer(options: SocketServerOptions): { io: HuddleServer; engine: Engine } {
+export interface SocketServer {
+  io: HuddleServer;
+  engine: Engine;
+  /** Resolves once every event received so far has been answered, or after `timeoutMs`. */
+  settled(timeoutMs: number): Promise<void>;
+}
+
+export function createSocketServer(options: SocketServerOptions): SocketServer {
   const { services, nodeId, hooks } = options;
   const engine = new Engine({
     maxHttpBufferSize: options.maxPayloadBytes,
@@ -107,50 +112,84 @@ export function createSocketServer(options: SocketServerOptions): { io: HuddleSe
     }
   });
 
+  const sessions = new WeakMap<HuddleSocket, SocketSession>();
+  // Events received and not answered yet, so that a drain can let them finish.
+  let pending = 0;
+  const drained = new Set<() => void>();
+
+  // One listener function for every socket (`this` is the socket): per-socket closures for each event were a
+  // good part of Huddle's memory per idle connection.
+  function onEvent(this: HuddleSocket, event: unknown, ...args: unknown[]) {
+    const session = sessions.get(this);
+    if (!session) return;
+    const last = args[args.length - 1];
+    const ack = typeof last === "function" ? (last as (response: unknown) => void) : undefined;
+    if (!isClientEventName(event)) {
+      // An event the protocol does not know is still answered, so a client waiting on its ack is not left hanging.
+      ack?.({
+        ok: false,
+        error: { code: ErrorCode.BadRequest, message: `unknown event ${String(event).slice(0, 64)}` },
+      });
+      return;
+    }
+    const payload = ack ? args.slice(0, -1)[0] : args[0];
+    pending++;
+    session.enqueue(async () => {
+      const response = await commands.execute(event, payload, session);
+      try {
+        ack?.(response);
+      } catch {
+        // An ack to a socket that just closed: nothing left to tell.
+      }
+      if (--pending === 0) for (const wake of drained) wake();
+    });
+  }
+
+  function onDisconnect(this: HuddleSocket) {
+    const session = sessions.get(this);
+    if (!session) return;
+    session.cancelExpiry();
+    hooks.onConnectionCountChange(-1);
+    services.rooms.leaveAll(session.conn).catch((error) => hooks.onError(error, "disconnect"));
+  }
+
+  function onExpired(socket: HuddleSocket) {
+    socket.emit("session:expired", {});
+    socket.disconnect(true);
+  }
+
   io.on("connection", (socket) => {
     const identity = identities.get(socket);
     if (!identity) return void socket.disconnect(true);
     releaseHandshakeRequest(socket);
-    const conn = createConnection(`${nodeId}:${socket.id}`, identity);
-    const user = identity.user;
+    const session = new SocketSession(socket, createConnection(`${nodeId}:${socket.id}`, identity));
+    sessions.set(socket, session);
     hooks.onConnectionCountChange(1);
-    socket.join(userKey(user.id));
-    socket.emit("session", sessionInfo(user, nodeId, options.typingTtlMs));
-    const cancelExpiry = scheduleExpiry(identity, services.clock, () => {
-      socket.emit("session:expired", {});
-      socket.disconnect(true);
-    });
-
-    const target: CommandTarget = {
-      conn,
-      attach: (roomId) => void socket.join(roomKey(roomId)),
-      detach: (roomId) => void socket.leave(roomKey(roomId)),
-      isClosed: () => socket.disconnected,
-    };
-    const enqueue = createSerialQueue();
-    for (const event of CLIENT_EVENT_NAMES) {
-      socket.on(event, defineHandler(commands, event, target, enqueue) as never);
+    socket.join(userKey(identity.user.id));
+    socket.emit("session", sessionInfo(identity.user, nodeId, options.typingTtlMs));
+    if (identity.exp !== undefined) {
+      session.cancelExpiry = scheduleExpiry(identity, services.clock, () => onExpired(socket));
     }
-    // An event the protocol does not know is still answered, so a client waiting on its ack is not left hanging.
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      if (isClientEventName(event)) return;
-      const ack = args[args.length - 1];
-      if (typeof ack === "function") {
-        ack({
-          ok: false,
-          error: { code: ErrorCode.BadRequest, message: `unknown event ${String(event).slice(0, 64)}` },
-        });
-      }
-    });
-
-    socket.on("disconnect", () => {
-      cancelExpiry();
-      hooks.onConnectionCountChange(-1);
-      services.rooms.leaveAll(conn).catch((error) => hooks.onError(error, "disconnect"));
-    });
+    socket.onAny(onEvent);
+    socket.on("disconnect", onDisconnect);
   });
 
-  return { io, engine };
+  return {
+    io,
+    engine,
+    settled(timeoutMs) {
+      if (pending === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          drained.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, timeoutMs);
+        drained.add(wake);
+      });
+    },
+  };
 }
 
 /**
@@ -164,4 +203,40 @@ function releaseHandshakeRequest(socket: HuddleSocket): void {
   // Socket.IO's own `socket.request` is a getter over this one.
   (socket.conn as unknown as { request: unknown }).request = null;
   socket.handshake.headers = {};
+}
+
+const noop = () => {};
+
+/**
+ * What the commands see of one socket: its connection, how it follows rooms,
+ * and a queue so that its events run one at a time, in arrival order (a client
+ * may emit `room:join` and `message:send` back to back without waiting, and the
+ * send must find the room joined even when the join waits on Redis). Methods
+ * live on the prototype: no closures per socket.
+ */
+class SocketSession implements CommandTarget {
+  cancelExpiry: () => void = noop;
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly socket: HuddleSocket,
+    readonly conn: Connection,
+  ) {}
+
+  attach(roomId: string): void {
+    void this.socket.join(roomKey(roomId));
+  }
+
+  detach(roomId: string): void {
+    void this.socket.leave(roomKey(roomId));
+  }
+
+  isClosed(): boolean {
+    return this.socket.disconnected;
+  }
+
+  /** Runs `task` after the ones before it; a failed task does not stop the next. */
+  enqueue(task: () => Promise<void>): void {
+    this.tail = this.tail.then(task, task);
+  }
 }
