@@ -9,7 +9,9 @@
 import type { Message } from "../../shared";
 import { parseMessageId } from "../core/message-id";
 import type { HistoryStore, MessageDraft, Page } from "../features/chat/history.store";
+import { retryAfterMs, type RateLimit } from "../features/limits/rate-limiter";
 import { defineScript, type Guard, type Redis, type Reply } from "./client";
+import { takeTokenLua } from "./limits.redis";
 import type { Keys } from "./keys";
 
 export interface RedisHistoryOptions {
@@ -20,19 +22,29 @@ export interface RedisHistoryOptions {
   historyMax: number;
   /** How long a `clientMsgId` is remembered. @default 24 h */
   idempotencyTtlMs?: number;
+  /** The message budget, taken in the same script as the append (`appendWithinBudget`); its bucket keys are the message limiter's. */
+  budget?: { limit: RateLimit; bucket(key: string): string };
 }
 
-// KEYS: log, [sent]. ARGV: historyMax, ttlMs, channel, message JSON without its id, event JSON head.
+// KEYS: log, sent (or the log again when there is no clientMsgId), [bucket].
+// ARGV: historyMax, ttlMs, channel, message JSON without its id, event JSON head, has sent, [burst, rate, now].
 // The stored entry is the message without its id (the entry id is the message id); the message is
-// rebuilt here once, byte for byte what readers rebuild.
+// rebuilt here once, byte for byte what readers rebuild. With a bucket, the sender's token is taken in the
+// same step, after the idempotency check (a retry of a stored message costs nothing): one round trip a send.
+// Replies: {0, message} stored, {1, message} the first message of this clientMsgId, {2, tokens left} refused.
 const APPEND = defineScript(`
-if #KEYS > 1 then
+local hasSent = ARGV[6] == '1'
+if hasSent then
   local first = redis.call('GET', KEYS[2])
   if first then return {1, first} end
 end
+if #KEYS > 2 then
+  ${takeTokenLua("KEYS[3]", "ARGV[7]", "ARGV[8]", "ARGV[9]")}
+  if not taken then return {2, string.format('%.17g', tokens)} end
+end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[1], '*', 'm', ARGV[4])
 local message = '{"id":"' .. id .. '",' .. string.sub(ARGV[4], 2)
-if #KEYS > 1 then redis.call('SET', KEYS[2], message, 'PX', ARGV[2]) end
+if hasSent then redis.call('SET', KEYS[2], message, 'PX', ARGV[2]) end
 redis.call('PUBLISH', ARGV[3], ARGV[5] .. message .. '}')
 return {0, message}
 `);
@@ -64,7 +76,7 @@ function draftJson(draft: MessageDraft): string {
 }
 
 export function createRedisHistoryStore(options: RedisHistoryOptions): HistoryStore {
-  const { client, guard, keys, historyMax } = options;
+  const { client, guard, keys, historyMax, budget } = options;
   const ttlMs = options.idempotencyTtlMs ?? 24 * 60 * 60 * 1000;
 
   const range = (command: "XRANGE" | "XREVRANGE", key: string, start: string, end: string, count: number) =>
@@ -77,21 +89,36 @@ export function createRedisHistoryStore(options: RedisHistoryOptions): HistorySt
     return { messages: newestFirst ? kept.reverse() : kept, more };
   };
 
+  const runAppend = (draft: MessageDraft, bucketKeys: string[] = [], bucketArgs: number[] = []) => {
+    const hasSent = draft.clientMsgId !== undefined;
+    const sentKey = hasSent ? keys.sent(draft.roomId, draft.user.id, draft.clientMsgId!) : keys.log(draft.roomId);
+    const eventHead = `{"type":"message","roomId":${JSON.stringify(draft.roomId)},"message":`;
+    return guard(() =>
+      APPEND.run(
+        client,
+        [keys.log(draft.roomId), sentKey, ...bucketKeys],
+        [historyMax, ttlMs, keys.events, draftJson(draft), eventHead, hasSent ? 1 : 0, ...bucketArgs],
+      ),
+    ) as Promise<[number, string]>;
+  };
+
   return {
     async append(draft) {
-      const sentKey =
-        draft.clientMsgId === undefined ? [] : [keys.sent(draft.roomId, draft.user.id, draft.clientMsgId)];
-      const eventHead = `{"type":"message","roomId":${JSON.stringify(draft.roomId)},"message":`;
-      const reply = (await guard(() =>
-        APPEND.run(
-          client,
-          [keys.log(draft.roomId), ...sentKey],
-          [historyMax, ttlMs, keys.events, draftJson(draft), eventHead],
-        ),
-      )) as [number, string];
-      const message = JSON.parse(reply[1]) as Message;
-      return { message, duplicate: reply[0] === 1 };
+      const reply = await runAppend(draft);
+      return { message: JSON.parse(reply[1]) as Message, duplicate: reply[0] === 1 };
     },
+
+    ...(budget && {
+      async appendWithinBudget(draft: MessageDraft, budgetKey: string, now: number) {
+        const reply = await runAppend(
+          draft,
+          [budget.bucket(budgetKey)],
+          [budget.limit.burst, budget.limit.perSecond, now],
+        );
+        if (reply[0] === 2) return { retryAfterMs: retryAfterMs(Number(reply[1]), budget.limit.perSecond) };
+        return { message: JSON.parse(reply[1]) as Message, duplicate: reply[0] === 1 };
+      },
+    }),
 
     async latest(roomId, limit) {
       return page(await range("XREVRANGE", keys.log(roomId), "+", "-", limit + 1), limit, true);

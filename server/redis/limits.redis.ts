@@ -11,11 +11,15 @@ import { retryAfterMs, type RateLimit, type RateLimiter } from "../features/limi
 import { defineScript, type Guard, type Redis } from "./client";
 import type { Keys } from "./keys";
 
-// KEYS: bucket. ARGV: burst, perSecond, now. Returns {1} when a token was taken, else {0, tokens left}.
-// Numbers travel as strings: Redis would truncate a Lua float to an integer.
-const TAKE = defineScript(`
-local burst, rate, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local saved = redis.call('HMGET', KEYS[1], 't', 'a')
+/**
+ * Lua that takes one token from the bucket at `key` (burst, rate and now are Lua expressions), leaving
+ * `taken` (boolean) and `tokens` (what is left) as locals. Shared with the history store's send script,
+ * which takes the sender's token in the same round trip as it stores the message.
+ */
+export function takeTokenLua(key: string, burst: string, rate: string, now: string): string {
+  return `
+local burst, rate, now = tonumber(${burst}), tonumber(${rate}), tonumber(${now})
+local saved = redis.call('HMGET', ${key}, 't', 'a')
 local tokens, at = tonumber(saved[1]), tonumber(saved[2])
 if not tokens then tokens, at = burst, now end
 if now > at then
@@ -24,8 +28,15 @@ if now > at then
 end
 local taken = tokens >= 1
 if taken then tokens = tokens - 1 end
-redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'a', string.format('%.17g', at))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+redis.call('HSET', ${key}, 't', string.format('%.17g', tokens), 'a', string.format('%.17g', at))
+redis.call('PEXPIRE', ${key}, math.ceil(burst * 1000 / rate) + 1000)
+`;
+}
+
+// KEYS: bucket. ARGV: burst, perSecond, now. Returns {1} when a token was taken, else {0, tokens left}.
+// Numbers travel as strings: Redis would truncate a Lua float to an integer.
+const TAKE = defineScript(`
+${takeTokenLua("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[3]")}
 if taken then return {1} end
 return {0, string.format('%.17g', tokens)}
 `);

@@ -131,7 +131,17 @@ export async function createRedisStores(
     keys,
     client,
     bus,
-    history: createRedisHistoryStore({ client, guard, keys, historyMax: config.historyMax }),
+    history: createRedisHistoryStore({
+      client,
+      guard,
+      keys,
+      historyMax: config.historyMax,
+      // The same buckets as messageLimiter below, so both paths spend one budget.
+      budget: {
+        limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+        bucket: (key) => keys.bucket("message", key),
+      },
+    }),
     presence,
     typing,
     messageLimiter: createRedisRateLimiter({

@@ -52,10 +52,35 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     return id;
   };
 
+  /** After a message is stored: count it, and end the sender's typing at once (off the ack's path). */
+  const stored = (result: { message: Message; duplicate: boolean }) => {
+    if (!result.duplicate) {
+      options.onStored?.(result.message);
+      // A failure here must not fail the send, which is already stored.
+      typing.stop(result.message.user.id, result.message.roomId).catch((error) => options.onError?.(error));
+    }
+    return result;
+  };
+
   return {
     async send(user, input) {
       const checked = checkMessageText(input.text);
       if (!checked.ok) throw new HuddleError(checked.code, checked.message);
+      if (history.appendWithinBudget) {
+        // One round trip: budget, idempotency, store and publish in one step.
+        const draft = {
+          roomId: input.roomId,
+          user,
+          text: checked.text,
+          clientMsgId: input.clientMsgId,
+          ts: clock.now(),
+        };
+        const result = await history.appendWithinBudget(draft, user.id, draft.ts);
+        if ("retryAfterMs" in result) {
+          throw new HuddleError(ErrorCode.RateLimited, "you are sending too fast", result.retryAfterMs);
+        }
+        return stored(result);
+      }
       const decision = await limiter.take(user.id, clock.now());
       if (!decision.ok && input.clientMsgId !== undefined) {
         // A retry of a message already stored is answered with it, whatever the budget: the sender is not sending more.
@@ -72,10 +97,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         clientMsgId: input.clientMsgId,
         ts: clock.now(),
       });
-      if (!result.duplicate) options.onStored?.(result.message);
-      // Sending ends typing at once; a failure here must not fail the send, which is already stored.
-      typing.stop(user.id, input.roomId).catch((error) => options.onError?.(error));
-      return result;
+      return stored(result);
     },
 
     async page(roomId, query) {

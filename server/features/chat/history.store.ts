@@ -28,6 +28,16 @@ export interface HistoryStore {
    * @throws StoreUnavailableError when the message could not be stored.
    */
   append(draft: MessageDraft): Promise<{ message: Message; duplicate: boolean }>;
+  /**
+   * Optional fused path (Redis): like `append`, but first takes one token of the sender's message budget
+   * (`budgetKey`), in the same round trip. A clientMsgId stored before returns its first message without
+   * taking a token; an empty budget stores nothing and says when to retry.
+   */
+  appendWithinBudget?(
+    draft: MessageDraft,
+    budgetKey: string,
+    now: number,
+  ): Promise<{ message: Message; duplicate: boolean } | { retryAfterMs: number }>;
   /** The newest `limit` messages, oldest first. */
   latest(roomId: string, limit: number): Promise<Page>;
   /** The newest `limit` messages older than `beforeId` (a position: it need not exist), oldest first. */
