@@ -7,12 +7,12 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/browser";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
 
 jest.setTimeout(30_000);
 
-const CHROMIUM = "/usr/bin/chromium";
 const WEB_ROOT = join(__dirname, "..", "..", "dist", "web");
 const WAIT = 8000;
 
@@ -24,21 +24,8 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(join(WEB_ROOT, "app.js"))) throw new Error(`${WEB_ROOT}/app.js is missing: run \`npm run build\``);
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: the browser test does not skip`);
   server = await startApp({}, { webRoot: WEB_ROOT });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   const context = await browser.newContext();
   page = await context.newPage();
   // Every violation the page reports, whatever its source (added by the browser, not an inline script).

@@ -8,14 +8,14 @@
  */
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/browser";
 import { signToken } from "../helpers/tokens";
 import { postMessage } from "./client-helpers";
 import { ROOT, startServerProcess, type ServerProcess } from "./server-process";
 
 jest.setTimeout(30_000);
 
-const CHROMIUM = "/usr/bin/chromium";
 /** As strict as a production deployment could make it: the page must work with no inline script or style. */
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
@@ -36,22 +36,9 @@ beforeAll(async () => {
   if (!existsSync(join(ROOT, "dist", "web", "app.js")))
     throw new Error("dist/web/app.js is missing: run `npm run build`");
   server = await startServerProcess();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      // The test serves the page through Playwright's interception (to add the CSP header); Chromium then no longer
-      // knows the page came from 127.0.0.1 and its Local Network Access check would block the WebSocket to it.
-      "--disable-features=LocalNetworkAccessChecks",
-    ],
-  });
+  // The test serves the page through Playwright's interception (to add the CSP header); Chromium then no longer
+  // knows the page came from 127.0.0.1 and its Local Network Access check would block the WebSocket to it.
+  browser = await launchChromium(["--disable-features=LocalNetworkAccessChecks"]);
   alice = await openPage({ width: 1000, height: 640 });
   bob = await openPage({ width: 360, height: 640 });
 });
