@@ -5,49 +5,17 @@
  * source is newer than it, so the processes run the code under test.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, renameSync, statSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { buildSync } from "esbuild";
 import type { JoinResult, Message } from "../../shared";
 import { freePort } from "../helpers/ports";
+import { ensureServerBuilt } from "../helpers/server-bundle";
 import { TEST_SECRET } from "../helpers/tokens";
 
 const ROOT = join(__dirname, "..", "..");
-const BUNDLE = join(ROOT, "dist", "server.js");
 
 /** Heartbeat settings that make a dead node reaped within about a second. */
 export const FAST_PRESENCE = { PRESENCE_HEARTBEAT_MS: "150", PRESENCE_TTL_MS: "800", PRESENCE_REAP_MS: "150" };
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/server.js (as `npm run build` does) when it is missing or older than the sources. */
-export function ensureServerBuilt(): string {
-  const sources = Math.max(newestSource(join(ROOT, "server")), newestSource(join(ROOT, "shared")));
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= sources) return BUNDLE;
-  // Written aside and renamed, so a node starting meanwhile never reads half a file.
-  const temporary = join(ROOT, "dist", `.server-${process.pid}.js`);
-  buildSync({
-    entryPoints: [join(ROOT, "server", "main.ts")],
-    outfile: temporary,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    packages: "external",
-    logLevel: "error",
-  });
-  renameSync(temporary, BUNDLE);
-  return BUNDLE;
-}
 
 export interface NodeProcess {
   readonly nodeId: string;

@@ -2,30 +2,17 @@
  * Huddle nodes as separate processes (`node dist/server.js`), the way a
  * deployment runs them, configured only through the environment.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "../helpers/ports";
+import { ensureServerBuilt, SERVER_BUNDLE } from "../helpers/server-bundle";
 import { TEST_SECRET } from "../helpers/tokens";
 import { REPO_ROOT } from "./nginx-harness";
 
-export const SERVER_BUNDLE = join(REPO_ROOT, "dist", "server.js");
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
+export { SERVER_BUNDLE };
 
 /** Builds dist/server.js when it is missing or older than the server's sources (`npm test` builds first anyway). */
 export function ensureBuilt(): void {
-  const sources = Math.max(newestSource(join(REPO_ROOT, "server")), newestSource(join(REPO_ROOT, "shared")));
-  if (existsSync(SERVER_BUNDLE) && statSync(SERVER_BUNDLE).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { cwd: REPO_ROOT, stdio: "pipe" });
+  ensureServerBuilt();
 }
 
 export interface NodeProcess {
