@@ -182,7 +182,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     api(req, res);
   });
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroyOnError);
     const plain = isWsPath(req.url);
     if (!plain && !isSocketIoPath(req.url)) return refuseUpgrade(socket, 404, "Not Found");
     if (protection.gate.refuseUpgrade(req, socket)) return;
@@ -233,6 +233,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 function refuseRequest(res: ServerResponse, status: number, message: string) {
   res.writeHead(status, { "Content-Type": "application/json" });
   res.end(JSON.stringify({ error: { code: status === 403 ? "forbidden" : "unavailable", message } }));
+}
+
+/** One listener for every upgraded socket (`this` is the socket) rather than a closure per connection. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 function refuseUpgrade(socket: Duplex, status: number, reason: string) {

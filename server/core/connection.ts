@@ -12,6 +12,20 @@ export interface Connection {
   readonly joined: Set<string>;
 }
 
+/** The set of joined rooms is made on first use: many connections sit idle and never join one. */
+class ClientConnection implements Connection {
+  private rooms: Set<string> | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly identity: Identity,
+  ) {}
+
+  get joined(): Set<string> {
+    return (this.rooms ??= new Set());
+  }
+}
+
 export function createConnection(id: string, identity: Identity): Connection {
-  return { id, identity, joined: new Set() };
+  return new ClientConnection(id, identity);
 }

@@ -7,7 +7,7 @@
 import type { Server } from "socket.io";
 import type { RoomEvent, RoomEventBus } from "../core/bus";
 import { LAGGING_ROOM } from "./slow-consumers";
-import { roomKey, userKey } from "./socket/room-keys";
+import { roomKey } from "./socket/room-keys";
 
 /** A listener that is not a Socket.IO socket: an SSE stream, a long poll, a plain WebSocket. */
 export interface RoomListener {
@@ -28,8 +28,24 @@ type LooseServer = Server<any, any, any, any>;
 export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDelivery {
   const listeners = new Map<string, Set<RoomListener>>();
 
+  const sockets = io.of("/");
+
+  /**
+   * The ids of `userId`'s sockets in Socket.IO room `key` on this node. Found by looking at the room's sockets
+   * when a user's first connection joins (rare, and O(room)) rather than by a room per user, which every idle
+   * socket would pay for in memory. Each socket is in a room named by its id, so the ids work with `except`.
+   */
+  const socketsOfUser = (key: string, userId: string): string[] => {
+    const ids: string[] = [];
+    for (const id of sockets.adapter.rooms.get(key) ?? []) {
+      if ((sockets.sockets.get(id)?.data as { user?: { id?: string } } | undefined)?.user?.id === userId) ids.push(id);
+    }
+    return ids;
+  };
+
   const toSockets = (event: RoomEvent) => {
-    const room = io.local.to(roomKey(event.roomId));
+    const key = roomKey(event.roomId);
+    const room = io.local.to(key);
     switch (event.type) {
       case "message":
         room.emit("message:new", event.message);
@@ -37,7 +53,9 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDe
       case "presence":
         if (event.change === "join") {
           // "the room's other sockets": the joiner's own sockets already know.
-          room.except(userKey(event.user.id)).emit("presence:join", { roomId: event.roomId, user: event.user });
+          room
+            .except(socketsOfUser(key, event.user.id))
+            .emit("presence:join", { roomId: event.roomId, user: event.user });
         } else {
           room.emit("presence:leave", { roomId: event.roomId, user: event.user });
         }

@@ -47,10 +47,12 @@ export async function admitConnection(
   const { connections } = options.services.stores;
   const acquired = await connections.acquire(identity.user.id, connId, options.maxConnectionsPerUser);
   if (!acquired) throw new AuthError(ConnectErrorCode.TooManyConnections);
-  return {
-    identity,
-    release: () => connections.release(identity.user.id, connId).catch((e) => options.onError(e, "release")),
-  };
+  return { identity, release: () => releaseConnection(options, identity.user.id, connId) };
+}
+
+/** Gives back the slot `admitConnection` took (what `Admission.release` does, for a caller that keeps no closure). */
+export function releaseConnection(options: AdmitOptions, userId: string, connId: string): Promise<void> {
+  return options.services.stores.connections.release(userId, connId).catch((e) => options.onError(e, "release"));
 }
 
 /** The `session` event: the first thing a connection receives. */

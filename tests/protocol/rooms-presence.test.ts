@@ -213,6 +213,17 @@ describe("presence", () => {
     expect(firstTab.items).toEqual([]);
   });
 
+  test("two tabs of a user joining together: the room hears of the user once, neither tab hears of itself", async () => {
+    const alice = await user("Alice");
+    const second = await tab(alice.token);
+    const presence = collect(observer.socket, "presence:join");
+    const ownJoins = [collect(alice.socket, "presence:join"), collect(second, "presence:join")];
+    await Promise.all([join(alice.socket, roomId), join(second, roomId)]);
+    await settle(observer.socket, alice.socket, second);
+    expect(presence.items).toEqual([{ roomId, user: alice.user }]);
+    expect(ownJoins.map((own) => own.items)).toEqual([[], []]);
+  });
+
   test("a tab joining while the user's other tab is elsewhere is the user's first connection in this room", async () => {
     const alice = await user("Alice");
     await join(alice.socket, uniqueRoom("elsewhere"));

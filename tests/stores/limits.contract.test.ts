@@ -94,6 +94,27 @@ describe.each(KINDS)("connection registry (%s)", (kind) => {
     expect(await kit.a.connections.acquire(user, "a:1", 1)).toBe(true);
   });
 
+  test("slots are counted right while a user's connections come and go in any order", async () => {
+    const [a1, a2, a3, a4, a5] = ["a:1", "a:2", "a:3", "a:4", "a:5"];
+    for (const id of [a1, a2, a3]) expect(await kit.a.connections.acquire(user, id!, 3)).toBe(true);
+    expect(await kit.a.connections.acquire(user, a4!, 3)).toBe(false);
+    await kit.a.connections.release(user, a1!);
+    await kit.a.connections.release(user, a3!);
+    // One left (a2): holding it again takes no slot, and two new ones fit.
+    expect(await kit.a.connections.acquire(user, a2!, 3)).toBe(true);
+    expect(await kit.a.connections.acquire(user, a4!, 3)).toBe(true);
+    expect(await kit.a.connections.acquire(user, a5!, 3)).toBe(true);
+    expect(await kit.a.connections.acquire(user, a1!, 3)).toBe(false);
+    for (const id of [a2, a4, a5]) await kit.a.connections.release(user, id!);
+    await kit.a.connections.release(user, a2!);
+    expect(await kit.a.connections.acquire(user, a1!, 1)).toBe(true);
+    expect(await kit.a.connections.acquire(user, a2!, 1)).toBe(false);
+  });
+
+  test("a cap of 0 admits nobody", async () => {
+    expect(await kit.a.connections.acquire(user, "a:1", 0)).toBe(false);
+  });
+
   test("concurrent acquires on two nodes never pass the cap", async () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => (i % 2 ? kit.a : kit.b).connections.acquire(user, `c:${i}`, 4)),

@@ -7,19 +7,33 @@ export interface ConnectionRegistry {
 }
 
 export function createMemoryConnectionRegistry(): ConnectionRegistry {
-  const users = new Map<string, Set<string>>();
+  // Most users hold one connection: it is kept as the id itself, and a Set (~150 bytes more) only from the second.
+  const users = new Map<string, string | Set<string>>();
   return {
     async acquire(userId, connId, max) {
-      let connections = users.get(userId);
-      if (!connections) users.set(userId, (connections = new Set()));
-      if (connections.has(connId)) return true;
-      if (connections.size >= max) return false;
-      connections.add(connId);
+      const held = users.get(userId);
+      if (held === undefined) {
+        if (max < 1) return false;
+        users.set(userId, connId);
+        return true;
+      }
+      if (held === connId) return true;
+      if (typeof held === "string") {
+        if (max < 2) return false;
+        users.set(userId, new Set([held, connId]));
+        return true;
+      }
+      if (held.has(connId)) return true;
+      if (held.size >= max) return false;
+      held.add(connId);
       return true;
     },
     async release(userId, connId) {
-      const connections = users.get(userId);
-      if (connections?.delete(connId) && connections.size === 0) users.delete(userId);
+      const held = users.get(userId);
+      if (held === connId) users.delete(userId);
+      else if (typeof held === "object" && held.delete(connId)) {
+        if (held.size === 1) users.set(userId, held.values().next().value as string);
+      }
     },
   };
 }

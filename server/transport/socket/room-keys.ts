@@ -4,5 +4,3 @@
  * can never reach that socket's private room (§2).
  */
 export const roomKey = (roomId: string) => `room:${roomId}`;
-/** Every socket of a user joins this room, so events can skip or target the user's sockets. */
-export const userKey = (userId: string) => `user:${userId}`;

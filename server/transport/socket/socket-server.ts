@@ -7,6 +7,8 @@
  * its Origin check, which Socket.IO's own `allowRequest` cannot answer with a
  * 403 on the WebSocket upgrade.
  */
+import { EventEmitter } from "node:events";
+import { ServerResponse } from "node:http";
 import { Server as Engine, type Socket as EngineConnection } from "engine.io";
 import { Server, type Socket } from "socket.io";
 import {
@@ -20,8 +22,8 @@ import { AuthError, type Identity } from "../../auth/tokens";
 import { createConnection, type Connection } from "../../core/connection";
 import type { Services } from "../../services";
 import { createCommands, isClientEventName, type CommandHooks, type CommandTarget } from "../commands";
-import { admitConnection, sessionInfo } from "../session";
-import { roomKey, userKey } from "./room-keys";
+import { admitConnection, releaseConnection, sessionInfo } from "../session";
+import { roomKey } from "./room-keys";
 import { scheduleExpiry } from "./expiry";
 
 export type HuddleServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -70,15 +72,15 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   });
   const io: HuddleServer = new Server({ serveClient: false, cleanupEmptyChildNamespaces: true });
   io.bind(engine);
-  engine.on("connection", (conn: EngineConnection) => {
-    conn.once("close", (_reason: string, description?: unknown) => {
-      if (isOversized(description)) hooks.onTooLarge?.();
-    });
-  });
+  engine.use(releaseUpgradeResponse);
+  engine.on("connection", (conn: EngineConnection) => void conn.on("close", onEngineClose));
+  function onEngineClose(_reason: string, description?: unknown) {
+    if (isOversized(description)) hooks.onTooLarge?.();
+  }
 
-  const identities = new WeakMap<HuddleSocket, Identity>();
   const commands = createCommands(services, hooks);
   const admission = { services, maxConnectionsPerUser: options.maxConnectionsPerUser, onError: hooks.onError };
+  const connectionId = (socket: HuddleSocket) => `${nodeId}:${socket.id}`;
 
   io.use(async (socket, next) => {
     try {
@@ -88,18 +90,16 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
       const { identity, release } = await admitConnection(
         admission,
         { token, v: auth.v ?? query.v },
-        `${nodeId}:${socket.id}`,
+        connectionId(socket),
       );
-      // Released when the socket disconnects (a namespace disconnect leaves the Engine.IO connection open for the
-      // next CONNECT), or when the underlying connection closes, which covers a client gone before the handshake ends.
-      const onConnClose = () => void release();
-      socket.conn.once("close", onConnClose);
-      socket.once("disconnect", () => {
-        socket.conn.off("close", onConnClose);
+      if (socket.conn.readyState !== "open") {
+        // Gone during the handshake: no "disconnect" will follow to give the slot back, so give it back now.
         void release();
-      });
-      identities.set(socket, identity);
-      socket.data = { user: identity.user, rooms: identity.rooms, exp: identity.exp };
+        return next(new Error("connection closed during the handshake"));
+      }
+      // From here the slot is given back by the socket's "disconnect" (onDisconnect), which also covers a
+      // namespace-level disconnect that leaves the Engine.IO connection open.
+      socket.data = identity;
       next();
     } catch (error) {
       const refusal = error instanceof AuthError ? error : undefined;
@@ -148,9 +148,12 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   function onDisconnect(this: HuddleSocket) {
     const session = sessions.get(this);
     if (!session) return;
+    sessions.delete(this);
     session.cancelExpiry();
     hooks.onConnectionCountChange(-1);
-    services.rooms.leaveAll(session.conn).catch((error) => hooks.onError(error, "disconnect"));
+    const { conn } = session;
+    void releaseConnection(admission, conn.identity.user.id, conn.id);
+    services.rooms.leaveAll(conn).catch((error) => hooks.onError(error, "disconnect"));
   }
 
   function onExpired(socket: HuddleSocket) {
@@ -159,13 +162,12 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   }
 
   io.on("connection", (socket) => {
-    const identity = identities.get(socket);
-    if (!identity) return void socket.disconnect(true);
+    const identity = socket.data as Identity | undefined;
+    if (!identity?.user) return void socket.disconnect(true);
     releaseHandshakeRequest(socket);
-    const session = new SocketSession(socket, createConnection(`${nodeId}:${socket.id}`, identity));
+    const session = new SocketSession(socket, createConnection(connectionId(socket), identity));
     sessions.set(socket, session);
     hooks.onConnectionCountChange(1);
-    socket.join(userKey(identity.user.id));
     socket.emit("session", sessionInfo(identity.user, nodeId, options.typingTtlMs));
     if (identity.exp !== undefined) {
       session.cancelExpiry = scheduleExpiry(identity, services.clock, () => onExpired(socket));
@@ -202,10 +204,39 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
 function releaseHandshakeRequest(socket: HuddleSocket): void {
   // Socket.IO's own `socket.request` is a getter over this one.
   (socket.conn as unknown as { request: unknown }).request = null;
-  socket.handshake.headers = {};
+  (socket as { handshake: unknown }).handshake = RELEASED_HANDSHAKE;
+}
+
+const RELEASED_HANDSHAKE = Object.freeze({
+  headers: Object.freeze({}),
+  query: Object.freeze({}),
+  auth: Object.freeze({}),
+  time: "",
+  address: "",
+  xdomain: false,
+  secure: false,
+  issued: 0,
+  url: "",
+});
+
+/**
+ * Engine.IO wraps an upgrade's socket in a response object for its middlewares and listens to the socket's
+ * "close" for it: that listener keeps the response, and through it the upgrade request, for the connection's
+ * whole life. This middleware (the last, and run before the upgrade completes) removes it.
+ */
+function releaseUpgradeResponse(req: unknown, res: unknown, next: (error?: Error) => void): void {
+  const socket = (res as { socket?: unknown }).socket;
+  if (!(res instanceof ServerResponse) && socket instanceof EventEmitter) {
+    const listeners = socket.rawListeners("close");
+    const responseListener = listeners[listeners.length - 1];
+    if (responseListener) socket.removeListener("close", responseListener as (...args: unknown[]) => void);
+  }
+  next();
 }
 
 const noop = () => {};
+/** Where every session's queue starts (one shared promise rather than one per socket). */
+const SETTLED = Promise.resolve();
 
 /**
  * What the commands see of one socket: its connection, how it follows rooms,
@@ -216,7 +247,7 @@ const noop = () => {};
  */
 class SocketSession implements CommandTarget {
   cancelExpiry: () => void = noop;
-  private tail: Promise<void> = Promise.resolve();
+  private tail: Promise<void> = SETTLED;
 
   constructor(
     private readonly socket: HuddleSocket,
