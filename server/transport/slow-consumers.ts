@@ -15,10 +15,14 @@
  *   reconnects and resumes with `since` / `Last-Event-ID`. "Not draining"
  *   spares a client that is reading a single large answer (a resumed join
  *   can exceed the cap on its own) while still bounding memory: the queue
- *   can only grow past the cap for one sweep interval.
+ *   can only grow past the cap for a sweep interval or two.
+ *
+ * Socket.IO sockets are not registered: the guard reads the namespace's
+ * sockets at each sweep and keeps a figure only for those with unsent bytes,
+ * so an idle socket costs it no memory.
  */
 import type { Socket as EngineSocket } from "engine.io";
-import type { Server, Socket } from "socket.io";
+import type { Server } from "socket.io";
 import type { WebSocket } from "ws";
 
 /** The Socket.IO room of sockets that are behind; typing broadcasts skip it. */
@@ -26,10 +30,13 @@ export const LAGGING_ROOM = "lagging";
 
 export type ConsumerTransport = "socket.io" | "ws" | "sse";
 
-export interface WatchedConnection {
+/** Who was dropped, for the metric and the log line. */
+export interface ConsumerInfo {
   readonly transport: ConsumerTransport;
-  /** Who, for the log line. */
   readonly userId?: string;
+}
+
+export interface WatchedConnection extends ConsumerInfo {
   /** Bytes queued for this client and not yet handed to the kernel. */
   bufferedBytes(): number;
   /** Called when the connection starts or stops lagging. */
@@ -38,13 +45,29 @@ export interface WatchedConnection {
   drop(): void;
 }
 
+/** What the guard decides about one connection at a sweep. */
+export type Verdict = "drop" | "lagging" | "fine";
+
+/**
+ * Connections the guard reads at each sweep instead of having them registered one by one: Socket.IO's
+ * sockets, so that an idle socket costs the guard no memory. `sweep` measures each connection, asks `judge`
+ * and acts on the verdict (reporting drops with `dropped`); it returns how many are lagging.
+ */
+export interface ConsumerSource {
+  sweep(
+    judge: (key: object, bytes: number, lagging: boolean) => Verdict,
+    dropped: (who: ConsumerInfo, bytes: number) => void,
+  ): number;
+  readonly transport: ConsumerTransport;
+}
+
 export interface SlowConsumerOptions {
   /** `MAX_BUFFERED_BYTES`. @default 1048576 */
   maxBufferedBytes: number;
   /** How often queues are measured. @default 250 */
   sweepMs?: number;
   /** A connection was disconnected with `bytes` unsent. */
-  onDropped(connection: WatchedConnection, bytes: number): void;
+  onDropped(who: ConsumerInfo, bytes: number): void;
   /** After each sweep: how many connections of each transport are lagging. */
   onSweep?(lagging: Readonly<Record<ConsumerTransport, number>>): void;
 }
@@ -54,32 +77,54 @@ export interface SlowConsumerGuard {
   watch(connection: WatchedConnection): () => void;
   /** Stops watching `connection` (the same as calling what `watch` returned). */
   unwatch(connection: WatchedConnection): void;
+  /** Reads `source`'s connections at every sweep from now on. */
+  addSource(source: ConsumerSource): void;
   close(): void;
 }
 
 export function createSlowConsumerGuard(options: SlowConsumerOptions): SlowConsumerGuard {
   const max = options.maxBufferedBytes;
-  const watched = new Map<WatchedConnection, { last: number; lagging: boolean }>();
+  const watched = new Map<WatchedConnection, { lagging: boolean }>();
+  const sources: ConsumerSource[] = [];
+  // Unsent bytes at the previous sweep, kept only for connections that had some: an idle one costs nothing.
+  let previous = new Map<object, number>();
+  let current = new Map<object, number>();
+
+  /**
+   * A connection is dropped when it is over the cap at two sweeps in a row and not draining between them (so
+   * never on a single look, and a client reading one large answer, which can pass the cap on its own, is
+   * spared): its queue can only grow past the cap for a sweep interval or two. Lagging has hysteresis: in
+   * past half the cap, out below a quarter, so a queue hovering at the mark does not flap.
+   */
+  const judge = (key: object, bytes: number, lagging: boolean): Verdict => {
+    if (bytes === 0) return "fine";
+    const last = previous.get(key);
+    current.set(key, bytes);
+    if (bytes > max && last !== undefined && bytes >= last) return "drop";
+    return (lagging ? bytes > max / 4 : bytes > max / 2) ? "lagging" : "fine";
+  };
 
   const sweep = () => {
     const lagging: Record<ConsumerTransport, number> = { "socket.io": 0, ws: 0, sse: 0 };
     for (const [connection, state] of watched) {
       const bytes = connection.bufferedBytes();
-      if (bytes > max && bytes >= state.last) {
+      const verdict = judge(connection, bytes, state.lagging);
+      if (verdict === "drop") {
         watched.delete(connection);
         connection.drop();
         options.onDropped(connection, bytes);
         continue;
       }
-      state.last = bytes;
-      // Hysteresis: in past half the cap, out below a quarter, so a queue hovering at the mark does not flap.
-      const nowLagging = state.lagging ? bytes > max / 4 : bytes > max / 2;
+      const nowLagging = verdict === "lagging";
       if (nowLagging !== state.lagging) {
         state.lagging = nowLagging;
         connection.setLagging?.(nowLagging);
       }
       if (nowLagging) lagging[connection.transport]++;
     }
+    for (const source of sources) lagging[source.transport] += source.sweep(judge, options.onDropped);
+    previous = current;
+    current = new Map();
     options.onSweep?.(lagging);
   };
   const timer = setInterval(sweep, options.sweepMs ?? 250);
@@ -87,16 +132,19 @@ export function createSlowConsumerGuard(options: SlowConsumerOptions): SlowConsu
 
   return {
     watch(connection) {
-      // No previous measure yet: the first sweep only records one, so a queue is never judged on a single look.
-      watched.set(connection, { last: Infinity, lagging: false });
+      watched.set(connection, { lagging: false });
       return () => void watched.delete(connection);
     },
     unwatch(connection) {
       watched.delete(connection);
     },
+    addSource(source) {
+      sources.push(source);
+    },
     close() {
       clearInterval(timer);
       watched.clear();
+      sources.length = 0;
     },
   };
 }
@@ -109,40 +157,33 @@ export function shouldDropTyping(bufferedBytes: number, maxBufferedBytes: number
 // Socket.IO's server generics do not matter here.
 type LooseServer = Server<any, any, any, any>;
 
-/** Watches every Socket.IO socket of `io` while it is connected. */
+/** Watches every Socket.IO socket of `io`: the guard reads the namespace's sockets at each sweep. */
 export function watchSocketIo(io: LooseServer, guard: SlowConsumerGuard): void {
-  const watchedSockets = new WeakMap<object, WatchedSocket>();
-  // Shared listener (`this` is the socket): no closures per socket, which matters for memory per idle connection.
-  function unwatch(this: object) {
-    const watched = watchedSockets.get(this);
-    if (watched) guard.unwatch(watched);
-  }
-  io.on("connection", (socket) => {
-    const watched = new WatchedSocket(socket);
-    watchedSockets.set(socket, watched);
-    guard.watch(watched);
-    socket.once("disconnect", unwatch);
+  const sockets = io.of("/").sockets;
+  // A dropped socket stays in the namespace until its transport reports the close: not judged (or counted) twice.
+  const dropped = new WeakSet<object>();
+  guard.addSource({
+    transport: "socket.io",
+    sweep(judge, report) {
+      let lagging = 0;
+      for (const socket of sockets.values()) {
+        if (dropped.has(socket)) continue;
+        const bytes = engineBufferedBytes(socket.conn);
+        const wasLagging = socket.rooms.has(LAGGING_ROOM);
+        const verdict = judge(socket, bytes, wasLagging);
+        if (verdict === "drop") {
+          dropped.add(socket);
+          dropEngineConnection(socket.conn);
+          report({ transport: "socket.io", userId: (socket.data as { user?: { id?: string } }).user?.id }, bytes);
+          continue;
+        }
+        const nowLagging = verdict === "lagging";
+        if (nowLagging !== wasLagging) void (nowLagging ? socket.join(LAGGING_ROOM) : socket.leave(LAGGING_ROOM));
+        if (nowLagging) lagging++;
+      }
+      return lagging;
+    },
   });
-}
-
-type LooseSocket = Socket<any, any, any, any>;
-
-/** A Socket.IO socket as the guard sees it; methods on the prototype. */
-class WatchedSocket implements WatchedConnection {
-  readonly transport = "socket.io" as const;
-  constructor(private readonly socket: LooseSocket) {}
-  get userId(): string | undefined {
-    return (this.socket.data as { user?: { id?: string } } | undefined)?.user?.id;
-  }
-  bufferedBytes(): number {
-    return engineBufferedBytes(this.socket.conn);
-  }
-  setLagging(lagging: boolean): void {
-    void (lagging ? this.socket.join(LAGGING_ROOM) : this.socket.leave(LAGGING_ROOM));
-  }
-  drop(): void {
-    dropEngineConnection(this.socket.conn);
-  }
 }
 
 interface QueuedPacket {
