@@ -39,6 +39,21 @@ export function totalCpuMs(pids) {
   return sum;
 }
 
+/** Read and write system calls made so far by several processes (/proc/<pid>/io), summed. */
+export function totalSyscalls(pids) {
+  const total = { reads: 0, writes: 0 };
+  for (const pid of pids) {
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, "utf8");
+      total.reads += Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? 0);
+      total.writes += Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? 0);
+    } catch {
+      // gone, or /proc/<pid>/io not readable here: counts stay as they are
+    }
+  }
+  return total;
+}
+
 /** VmRSS of a process in KiB, or null when it is gone. */
 export function rssKiB(pid) {
   try {

@@ -26,6 +26,7 @@ const SHOWN = {
     ["sendErrors", "send errors", "zero"],
     ["cpuUsPerDelivery", "server CPU per delivery (µs)"],
     ["serverCpuCores", "server CPU (cores)"],
+    ["writeSyscallsPerDelivery", "server write syscalls per delivery"],
     ["redisCpuUsPerDelivery", "redis-server CPU per delivery (µs)"],
   ],
   rooms: [
@@ -38,6 +39,7 @@ const SHOWN = {
     ["latencyP99Ms", "delivery p99 (ms)"],
     ["sendErrors", "send errors", "zero"],
     ["cpuUsPerDelivery", "server CPU per delivery (µs)"],
+    ["writeSyscallsPerDelivery", "server write syscalls per delivery"],
     ["redisCpuUsPerDelivery", "redis-server CPU per delivery (µs)"],
   ],
 };

@@ -9,7 +9,7 @@
  * covers exactly the work for the deliveries counted.
  */
 import { performance } from "node:perf_hooks";
-import { cpuMs, rssKiB, totalCpuMs } from "./procfs.mjs";
+import { cpuMs, rssKiB, totalCpuMs, totalSyscalls } from "./procfs.mjs";
 import { Histogram } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -135,6 +135,7 @@ async function runPhase(env, setup, rate, durationMs, opts) {
   await loaders.all(() => ({ cmd: "phase-prepare", phaseId }));
   const serverPids = nodes.map((n) => n.pid);
   const cpu0 = totalCpuMs(serverPids);
+  const sys0 = totalSyscalls(serverPids);
   const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
   const loaders0 = totalCpuMs(loaders.pids);
   const t0 = wall();
@@ -157,6 +158,7 @@ async function runPhase(env, setup, rate, durationMs, opts) {
   const t1 = wall();
   const mono1 = process.hrtime.bigint();
   const cpu = totalCpuMs(serverPids) - cpu0;
+  const sys1 = totalSyscalls(serverPids);
   const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
   const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
 
@@ -189,6 +191,8 @@ async function runPhase(env, setup, rate, durationMs, opts) {
       sendErrors,
       cpuUsPerDelivery: delivered ? round((cpu * 1000) / delivered, 3) : null,
       serverCpuCores: round(cpu / (t1 - t0), 2),
+      writeSyscallsPerDelivery: delivered ? round((sys1.writes - sys0.writes) / delivered, 3) : null,
+      readSyscallsPerDelivery: delivered ? round((sys1.reads - sys0.reads) / delivered, 3) : null,
       loaderCpuCores: round(loaderCpu / (t1 - t0), 2),
       ...(redis ? { redisCpuUsPerDelivery: delivered ? round((redisCpu * 1000) / delivered, 3) : null } : {}),
     },
