@@ -69,6 +69,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     deps.stores ??
     createMemoryStores({
       historyMax: config.historyMax,
+      clientMsgIdTtlMs: config.clientMsgIdTtlMs,
       messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
       typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
     });

@@ -17,6 +17,10 @@
  * | `MAX_BUFFERED_BYTES` | 1048576 | a connection's unsent output past which it is disconnected (typing updates are dropped past half) |
  * | `CONNECT_RATE_PER_IP`, `CONNECT_BURST_PER_IP` | 50, 200 | new connections a second per client address, and the burst; `CONNECT_RATE_PER_IP=0` turns the limit off |
  * | `TRUST_PROXY` | 0 | how many proxies in front append to `X-Forwarded-For`; 1 (or true) behind our nginx template |
+ *
+ * Operations (issue 5's soak): `CLIENT_MSG_ID_TTL_MS` (default 86400000, 24 h) is how long a `clientMsgId`
+ * is remembered, so that a retry returns the first message. Each remembered id holds a copy of its
+ * message (in Redis, or in memory on one node): shorten it to bound that memory on a busy deployment.
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -46,6 +50,8 @@ export interface Config {
   readonly ratePerSec: number;
   readonly historyMax: number;
   readonly typingTtlMs: number;
+  /** How long a `clientMsgId` is remembered (a retry within it returns the first message). */
+  readonly clientMsgIdTtlMs: number;
   readonly maxPayloadBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Things that work but deserve an operator's attention; `main.ts` logs them at start-up. */
@@ -183,6 +189,7 @@ export function loadConfig(
     ratePerSec: number("RATE_PER_SEC", 5, 0.001, 1_000_000),
     historyMax: integer("HISTORY_MAX", 1000, 1, 10_000_000),
     typingTtlMs: integer("TYPING_TTL_MS", 5000, 100, 3_600_000),
+    clientMsgIdTtlMs: integer("CLIENT_MSG_ID_TTL_MS", 86_400_000, 1000, 30 * 86_400_000),
     maxPayloadBytes: integer("MAX_PAYLOAD_BYTES", 65536, 1024, 100 * 1024 * 1024),
     logLevel: logLevelRaw as Config["logLevel"],
     tls,

@@ -32,6 +32,8 @@ export interface Stores {
 
 export interface StoreOptions {
   historyMax: number;
+  /** How long a `clientMsgId` is remembered. @default 24 h */
+  clientMsgIdTtlMs?: number;
   messageLimit: RateLimit;
   typingLimit: RateLimit;
 }
@@ -40,7 +42,11 @@ export function createMemoryStores(options: StoreOptions): Stores {
   const bus = createMemoryBus();
   return {
     bus,
-    history: createMemoryHistoryStore({ bus, historyMax: options.historyMax }),
+    history: createMemoryHistoryStore({
+      bus,
+      historyMax: options.historyMax,
+      idempotencyTtlMs: options.clientMsgIdTtlMs,
+    }),
     presence: createMemoryPresenceStore(),
     typing: createMemoryTypingStore(),
     messageLimiter: createMemoryRateLimiter(options.messageLimit),

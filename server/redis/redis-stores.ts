@@ -136,6 +136,7 @@ export async function createRedisStores(
       guard,
       keys,
       historyMax: config.historyMax,
+      idempotencyTtlMs: config.clientMsgIdTtlMs,
       // The same buckets as messageLimiter below, so both paths spend one budget.
       budget: {
         limit: { burst: config.rateBurst, perSecond: config.ratePerSec },

@@ -187,6 +187,11 @@ describe("each variable", () => {
     expect(loadConfig({ RATE_PER_SEC: ".25" }).ratePerSec).toBe(0.25);
   });
 
+  test("CLIENT_MSG_ID_TTL_MS: 24 hours unless set", () => {
+    expect(loadConfig({}).clientMsgIdTtlMs).toBe(86_400_000);
+    expect(loadConfig({ CLIENT_MSG_ID_TTL_MS: "600000" }).clientMsgIdTtlMs).toBe(600_000);
+  });
+
   test("NODE_ID", () => {
     expect(loadConfig({ NODE_ID: "node-7" }).nodeId).toBe("node-7");
   });
@@ -225,6 +230,8 @@ describe("bad values are refused with one line naming the variable", () => {
     ["HISTORY_MAX=0", { HISTORY_MAX: "0" }, "HISTORY_MAX"],
     ["MAX_CONNECTIONS_PER_USER=0", { MAX_CONNECTIONS_PER_USER: "0" }, "MAX_CONNECTIONS_PER_USER"],
     ["TYPING_TTL_MS=soon", { TYPING_TTL_MS: "soon" }, "TYPING_TTL_MS"],
+    ["CLIENT_MSG_ID_TTL_MS=10", { CLIENT_MSG_ID_TTL_MS: "10" }, "CLIENT_MSG_ID_TTL_MS"],
+    ["CLIENT_MSG_ID_TTL_MS=1d", { CLIENT_MSG_ID_TTL_MS: "1d" }, "CLIENT_MSG_ID_TTL_MS"],
     ["MAX_PAYLOAD_BYTES=1e6", { MAX_PAYLOAD_BYTES: "1e6" }, "MAX_PAYLOAD_BYTES"],
     ["JWT_PUBLIC_KEY not PEM", { JWT_PUBLIC_KEY: "not a key" }, "JWT_PUBLIC_KEY"],
     ["JWT_ALGORITHMS=none", { JWT_SECRET: SECRET, JWT_ALGORITHMS: "none" }, "JWT_ALGORITHMS"],

@@ -257,6 +257,20 @@ describe("clientMsgId", () => {
     await expect(fullHistory(bob.socket, roomId)).resolves.toEqual([first]);
   });
 
+  test("CLIENT_MSG_ID_TTL_MS: a send after the window is a new message", async () => {
+    const shortWindow = await startApp({ CLIENT_MSG_ID_TTL_MS: "1000" });
+    const { socket } = await connectSession(shortWindow.url);
+    const roomId = uniqueRoom();
+    await join(socket, roomId);
+    const first = await send(socket, roomId, "first", "window-1");
+    await expect(send(socket, roomId, "retried", "window-1")).resolves.toEqual(first);
+    await sleep(1200);
+    const later = await send(socket, roomId, "a day later", "window-1");
+    expect(later.id).not.toBe(first.id);
+    expect((await fullHistory(socket, roomId)).map((m) => m.text)).toEqual(["first", "a day later"]);
+    await shortWindow.close();
+  });
+
   test("a retry from the same user's new connection returns the first message", async () => {
     const alice = await user();
     const roomId = uniqueRoom();

@@ -252,3 +252,20 @@ describe.each(KINDS)("history store (%s)", (kind) => {
     expect(messageEvents()[0]).toEqual({ type: "message", roomId: r1, message });
   });
 });
+
+describe.each(KINDS)("CLIENT_MSG_ID_TTL_MS (%s)", (kind) => {
+  test("a clientMsgId is remembered for the window, and a send after it is a new message", async () => {
+    const kit = await openKit(kind, redis, { CLIENT_MSG_ID_TTL_MS: "1000" });
+    const roomId = freshRoom();
+    const send = (text: string) =>
+      kit.a.history.append({ roomId, user: alice, text, clientMsgId: "retry-me", ts: Date.now() });
+    const first = await send("first");
+    const within = await send("within the window");
+    expect(within).toEqual({ message: first.message, duplicate: true });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const after = await send("after the window");
+    expect(after.duplicate).toBe(false);
+    expect(after.message.id).not.toBe(first.message.id);
+    expect(texts((await kit.a.history.latest(roomId, 10)).messages)).toEqual(["first", "after the window"]);
+  });
+});

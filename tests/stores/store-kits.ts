@@ -55,6 +55,7 @@ export async function openKit(
   if (kind === "memory") {
     a = b = createMemoryStores({
       historyMax: config.historyMax,
+      clientMsgIdTtlMs: config.clientMsgIdTtlMs,
       messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
       typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
     });
