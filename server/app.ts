@@ -217,7 +217,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       // disconnect from the server ("io server disconnect") would leave it disconnected for good.
       const wsClosed = wsEndpoint.close(3000);
       await socketServer.settled(3000);
-      for (const socket of io?.of("/").sockets.values() ?? []) socket.conn.close();
+      socketServer.closeTransports();
       await new Promise((resolve) => setTimeout(resolve, 50));
       await wsClosed;
       await stores.shutdown().catch((error) => logError(error, "shutdown"));

@@ -59,6 +59,8 @@ export interface SocketServer {
   engine: Engine;
   /** Resolves once every event received so far has been answered, or after `timeoutMs`. */
   settled(timeoutMs: number): Promise<void>;
+  /** Closes every connection's transport, so that its client reconnects (elsewhere, behind a balancer). */
+  closeTransports(): void;
 }
 
 export function createSocketServer(options: SocketServerOptions): SocketServer {
@@ -179,6 +181,15 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   return {
     io,
     engine,
+    closeTransports() {
+      for (const socket of io.of("/").sockets.values()) {
+        const transport = socket.conn.transport as unknown as { name: string; writable: boolean };
+        // A polling client between two polls cannot be sent the close packet now, and Engine.IO would keep the
+        // connection (and a timer) up to 30 s waiting for its next poll: discard it instead, and that poll gets
+        // "session ID unknown", on which the client reconnects just the same.
+        socket.conn.close(transport.name === "polling" && !transport.writable);
+      }
+    },
     settled(timeoutMs) {
       if (pending === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
