@@ -238,9 +238,13 @@ const RELEASED_HANDSHAKE = Object.freeze({
 function releaseUpgradeResponse(req: unknown, res: unknown, next: (error?: Error) => void): void {
   const socket = (res as { socket?: unknown }).socket;
   if (!(res instanceof ServerResponse) && socket instanceof EventEmitter) {
+    // The response's listener is the last one added, with `once` (a wrapper with a `listener` property): a
+    // change in Engine.IO that breaks this leaves the listener in place (tests/hardening/idle-memory.test.ts).
     const listeners = socket.rawListeners("close");
     const responseListener = listeners[listeners.length - 1];
-    if (responseListener) socket.removeListener("close", responseListener as (...args: unknown[]) => void);
+    if (typeof responseListener === "function" && "listener" in responseListener) {
+      socket.removeListener("close", responseListener as (...args: unknown[]) => void);
+    }
   }
   next();
 }
