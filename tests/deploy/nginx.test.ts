@@ -270,6 +270,22 @@ describe("limits and health through nginx", () => {
     expect(response.json()).toMatchObject({ error: { code: "too_large", message: expect.any(String) } });
   });
 
+  test("the 413 carries CORS headers, so a page on another origin can read too_large", async () => {
+    const origin = "https://chat.example.com";
+    const response = await http(`${nginx.url}/api/rooms/${roomId()}/messages`, {
+      method: "POST",
+      headers: { ...bearer(signToken()), "content-type": "application/json", origin },
+      body: JSON.stringify({ text: "x".repeat(70_000) }),
+    });
+    expect(response.status).toBe(413);
+    expect(response.headers["access-control-allow-origin"]).toBe(origin);
+    expect(response.headers["vary"]).toMatch(/Origin/);
+    expect(response.json()).toMatchObject({ error: { code: "too_large" } });
+    // Without an Origin (curl, a server), no CORS header at all.
+    const plain = await post(JSON.stringify({ text: "x".repeat(70_000) }));
+    expect(plain.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
   test("passes /healthz and /readyz through to a node", async () => {
     const health = await http(`${nginx.url}/healthz`);
     expect({ status: health.status, body: health.json() }).toEqual({ status: 200, body: { status: "ok" } });
