@@ -32,6 +32,30 @@ export function cpuMs(pid) {
   }
 }
 
+/** User and system CPU milliseconds of one process (utime, stime), or null when it is gone. */
+export function cpuSplitMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { user: (Number(fields[11]) * 1000) / clkTck(), system: (Number(fields[12]) * 1000) / clkTck() };
+  } catch {
+    return null;
+  }
+}
+
+/** Summed user and system CPU milliseconds of several processes. */
+export function totalCpuSplitMs(pids) {
+  const total = { user: 0, system: 0 };
+  for (const pid of pids) {
+    const split = cpuSplitMs(pid);
+    if (split) {
+      total.user += split.user;
+      total.system += split.system;
+    }
+  }
+  return total;
+}
+
 /** Summed CPU milliseconds of several processes. */
 export function totalCpuMs(pids) {
   let sum = 0;

@@ -9,7 +9,7 @@
  * covers exactly the work for the deliveries counted.
  */
 import { performance } from "node:perf_hooks";
-import { cpuMs, rssKiB, totalCpuMs, totalSyscalls } from "./procfs.mjs";
+import { cpuMs, rssKiB, totalCpuMs, totalCpuSplitMs, totalSyscalls } from "./procfs.mjs";
 import { Histogram } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -136,6 +136,7 @@ async function runPhase(env, setup, rate, durationMs, opts) {
   const serverPids = nodes.map((n) => n.pid);
   const cpu0 = totalCpuMs(serverPids);
   const sys0 = totalSyscalls(serverPids);
+  const split0 = totalCpuSplitMs(serverPids);
   const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
   const loaders0 = totalCpuMs(loaders.pids);
   const t0 = wall();
@@ -159,6 +160,7 @@ async function runPhase(env, setup, rate, durationMs, opts) {
   const mono1 = process.hrtime.bigint();
   const cpu = totalCpuMs(serverPids) - cpu0;
   const sys1 = totalSyscalls(serverPids);
+  const split1 = totalCpuSplitMs(serverPids);
   const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
   const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
 
@@ -191,6 +193,8 @@ async function runPhase(env, setup, rate, durationMs, opts) {
       sendErrors,
       cpuUsPerDelivery: delivered ? round((cpu * 1000) / delivered, 3) : null,
       serverCpuCores: round(cpu / (t1 - t0), 2),
+      userCpuUsPerDelivery: delivered ? round(((split1.user - split0.user) * 1000) / delivered, 3) : null,
+      systemCpuUsPerDelivery: delivered ? round(((split1.system - split0.system) * 1000) / delivered, 3) : null,
       writeSyscallsPerDelivery: delivered ? round((sys1.writes - sys0.writes) / delivered, 3) : null,
       readSyscallsPerDelivery: delivered ? round((sys1.reads - sys0.reads) / delivered, 3) : null,
       loaderCpuCores: round(loaderCpu / (t1 - t0), 2),
