@@ -237,6 +237,25 @@ describe.each(KINDS)("history store (%s)", (kind) => {
     expect(await kit.a.history.since(r1, stored[2]!.id, 100)).toEqual(stored.slice(3));
   });
 
+  test("trimming stays exact message after message, long past HISTORY_MAX, for every read", async () => {
+    const stored: Message[] = [];
+    for (let n = 1; n <= 23; n++) {
+      stored.push((await kit.a.history.append({ roomId: r1, user: alice, text: `m${n}`, ts: Date.now() })).message);
+      const retained = stored.slice(-5);
+      const oldest = retained[0]!;
+      expect(await kit.a.history.latest(r1, 100)).toEqual({ messages: retained, more: false });
+      expect(await kit.a.history.latest(r1, 2)).toEqual({ messages: retained.slice(-2), more: retained.length > 2 });
+      expect(await kit.a.history.before(r1, stored[n - 1]!.id, 100)).toEqual({
+        messages: retained.slice(0, -1),
+        more: false,
+      });
+      expect(await kit.a.history.after(r1, "0-0", 100)).toEqual({ messages: retained, more: false });
+      expect(await kit.a.history.since(r1, oldest.id, 100)).toEqual(retained.slice(1));
+      if (n > 5) expect(await kit.a.history.since(r1, stored[n - 6]!.id, 100)).toBeNull();
+      expect(await kit.a.history.newestId(r1)).toBe(stored[n - 1]!.id);
+    }
+  });
+
   test("newestId is the room's newest message id, or null in an empty room", async () => {
     expect(await kit.a.history.newestId(r1)).toBeNull();
     const stored = await fill(kit.a.history, r1, 3);
