@@ -6,11 +6,10 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../helpers/ports";
+import { freePort, waitForPort } from "../helpers/ports";
 
 export const REPO_ROOT = join(__dirname, "..", "..");
 export const TEMPLATE_PATH = join(REPO_ROOT, "nginx", "default.conf.template");
@@ -166,23 +165,4 @@ export async function startNginx(upstreams: readonly string[], options: NginxOpt
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
-export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child && child.exitCode !== null)
-      throw new Error(`process exited (${child.exitCode}) before listening on ${port}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: "127.0.0.1" }, () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }

@@ -9,7 +9,7 @@
  * `http.Agent({ localAddress })` therefore binds both transports, including
  * the polling -> websocket upgrade.
  */
-import { Agent, request, type IncomingHttpHeaders } from "node:http";
+import { Agent } from "node:http";
 import WebSocket from "ws";
 import type { SessionInfo } from "../../shared";
 import { createClient, waitForEvent, type ClientOptions, type HuddleClient } from "../helpers/clients";
@@ -84,40 +84,8 @@ export function ack(socket: HuddleClient, event: string, payload: unknown, timeo
   });
 }
 
-export interface HttpResult {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-  json(): any;
-}
-
-/** One HTTP request, optionally from a given source address. */
-export function http(
-  url: string,
-  options: {
-    method?: string;
-    headers?: Record<string, string>;
-    body?: string;
-    localAddress?: string;
-    timeoutMs?: number;
-  } = {},
-): Promise<HttpResult> {
-  const { method = "GET", headers = {}, body, localAddress, timeoutMs = 5000 } = options;
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, localAddress, agent: false }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk) => (text += chunk));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) }),
-      );
-      res.on("error", reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out after ${timeoutMs} ms: ${method} ${url}`)));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+/** One HTTP request, optionally from a given source address (`localAddress`). */
+export { request as http, type HttpAnswer as HttpResult } from "../helpers/http";
 
 /** A plain WebSocket (`/ws`) client that queues the JSON frames it receives. */
 export interface WsClient {

@@ -5,8 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,49 +54,9 @@ export function makeCertificate(): TestCertificate {
   return { dir, certFile, keyFile, cert: readFileSync(certFile, "utf8") };
 }
 
-export interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-}
+import { request, type HttpAnswer as Answer, type HttpOptions as RequestOptions } from "../helpers/http";
 
-export interface RequestOptions {
-  method?: string;
-  headers?: Record<string, string>;
-  /** For https:// URLs: the CA to trust. */
-  ca?: string;
-  /** The local address to send from (any 127.x.y.z works on Linux loopback). */
-  localAddress?: string;
-  /** Sent as is. */
-  body?: string;
-  timeoutMs?: number;
-}
-
-/** One HTTP(S) request; resolves with status, headers and body text. */
-export function request(url: string, options: RequestOptions = {}): Promise<Answer> {
-  const { method = "GET", headers = {}, ca, localAddress, body, timeoutMs = 5000 } = options;
-  const send = url.startsWith("https:") ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers, ca, localAddress, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") });
-      });
-      res.on("error", reject);
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${method} ${url}`));
-    }, timeoutMs);
-    req.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    req.end(body);
-  });
-}
+export { request, type Answer, type RequestOptions };
 
 /** The value of one sample of Prometheus text, or undefined when absent. */
 export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {

@@ -1,66 +1,12 @@
 /**
- * Plain HTTP for the §5 tests: node:http rather than fetch, so a test can set
- * any header (Origin, Host, Last-Event-ID) and read the status of anything the
- * server answers, the refused upgrades included.
+ * Helpers of the §5 tests: plain HTTP (../helpers/http.ts), bearer headers,
+ * and publishing over REST.
  */
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import type { Message } from "../../shared";
 
-export interface HttpResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  /** The body parsed as JSON, or undefined when it is not JSON. */
-  body: any;
-}
+import { request as http, type HttpAnswer as HttpResponse, type HttpOptions as RequestOptions } from "../helpers/http";
 
-export interface RequestOptions {
-  method?: string;
-  headers?: Record<string, string>;
-  /** An object is sent as JSON; a string or Buffer as is. */
-  body?: unknown;
-  timeoutMs?: number;
-}
-
-/** One request to `url` (absolute), resolving with the whole answer. */
-export function http(url: string, options: RequestOptions = {}): Promise<HttpResponse> {
-  const { method = "GET", headers = {}, body, timeoutMs = 5000 } = options;
-  let payload: Buffer | undefined;
-  const sendHeaders: Record<string, string> = { ...headers };
-  if (typeof body === "string" || Buffer.isBuffer(body)) payload = Buffer.from(body);
-  else if (body !== undefined) {
-    payload = Buffer.from(JSON.stringify(body));
-    sendHeaders["content-type"] ??= "application/json";
-  }
-  if (payload) sendHeaders["content-length"] = String(payload.length);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: sendHeaders, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => {
-        clearTimeout(timer);
-        const text = Buffer.concat(chunks).toString("utf8");
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: parsed });
-      });
-      res.on("error", reject);
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${method} ${url}`));
-    }, timeoutMs);
-    req.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    req.end(payload);
-  });
-}
+export { http, type HttpResponse, type RequestOptions };
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
