@@ -10,7 +10,8 @@ import { openSse } from "../helpers/sse";
 import { signToken } from "../helpers/tokens";
 import { startNginx, type TestNginx } from "./nginx-harness";
 import { startNode, type NodeProcess } from "./node-processes";
-import { ack, addressesByNode, connectFrom, destroyAgents, http, openWs, type Connected } from "./through-nginx";
+import { openPlain } from "../ws/ws-client";
+import { ack, addressesByNode, connectFrom, destroyAgents, http, type Connected } from "./through-nginx";
 
 let redis: TestRedis;
 let nodes: NodeProcess[] = [];
@@ -110,20 +111,18 @@ describe("clients on different nodes, through nginx", () => {
 
   test("a plain /ws client and a Socket.IO client on the two nodes chat", async () => {
     const token = signToken({ name: "Plain" });
-    const plain = await openWs(`${nginx.url.replace("http", "ws")}/ws?token=${token}&v=1`, {
-      localAddress: on("node-a", 1),
-    });
+    const plain = await openPlain(nginx.url, { query: { token, v: "1" }, localAddress: on("node-a", 1) });
     try {
-      expect((await plain.next("session")).data.nodeId).toBe("node-a");
+      expect((await plain.event("session")).nodeId).toBe("node-a");
       const sio = await connectFrom(nginx.url, on("node-b", 1), { transport: "websocket", claims: { name: "Sio" } });
       const room = roomId();
-      expect(await plain.call("room:join", { roomId: room })).toMatchObject({ ok: true });
+      expect(await plain.request("room:join", { roomId: room })).toMatchObject({ ok: true });
       await joined(sio, room);
       const toSio = waitForEvent(sio.socket, "message:new", { timeoutMs: 3000 });
-      await plain.call("message:send", { roomId: room, text: "plain to sio" });
+      await plain.request("message:send", { roomId: room, text: "plain to sio" });
       await expect(toSio).resolves.toMatchObject({ text: "plain to sio", user: { name: "Plain" } });
       await ack(sio.socket, "message:send", { roomId: room, text: "sio to plain" });
-      const fromSio = plain.next("message:new", { predicate: (frame) => frame.data.user.name === "Sio" });
+      const fromSio = plain.next((f) => f.type === "message:new" && f.data.user.name === "Sio", "Sio's message");
       await expect(fromSio).resolves.toMatchObject({ data: { text: "sio to plain" } });
     } finally {
       plain.close();

@@ -11,7 +11,8 @@ import { openSse } from "../helpers/sse";
 import { signToken } from "../helpers/tokens";
 import { startNginx, type TestNginx } from "./nginx-harness";
 import { startNode, type NodeProcess } from "./node-processes";
-import { ack, addressesByNode, connectFrom, destroyAgents, fromAddress, http, openWs } from "./through-nginx";
+import { openPlain } from "../ws/ws-client";
+import { ack, addressesByNode, connectFrom, destroyAgents, fromAddress, http } from "./through-nginx";
 
 let nodes: NodeProcess[] = [];
 let nginx: TestNginx;
@@ -129,15 +130,19 @@ describe("WebSocket through nginx", () => {
 
   test("the plain /ws endpoint upgrades through nginx and speaks its JSON frames", async () => {
     const token = signToken({ name: "Plain" });
-    const client = await openWs(`${nginx.url.replace("http", "ws")}/ws?token=${token}&v=1`);
+    const client = await openPlain(nginx.url, { query: { token, v: "1" } });
     try {
-      await expect(client.next("session")).resolves.toMatchObject({ data: { protocol: 1 } });
+      await expect(client.next((f) => f.type === "session", "session")).resolves.toMatchObject({
+        data: { protocol: 1 },
+      });
       const room = roomId();
-      expect(await client.call("room:join", { roomId: room })).toMatchObject({ ok: true });
-      expect(await client.call("message:send", { roomId: room, text: "plain frames" })).toMatchObject({ ok: true });
-      await expect(client.next("message:new")).resolves.toMatchObject({ data: { text: "plain frames" } });
+      expect(await client.request("room:join", { roomId: room })).toMatchObject({ ok: true });
+      expect(await client.request("message:send", { roomId: room, text: "plain frames" })).toMatchObject({ ok: true });
+      await expect(client.next((f) => f.type === "message:new", "message:new")).resolves.toMatchObject({
+        data: { text: "plain frames" },
+      });
       client.ws.send(JSON.stringify({ type: "ping" }));
-      await expect(client.next("pong")).resolves.toEqual({ type: "pong" });
+      await expect(client.next((f) => f.type === "pong", "pong")).resolves.toEqual({ type: "pong" });
     } finally {
       client.close();
     }
@@ -225,9 +230,9 @@ describe("Origin and Host through nginx", () => {
     const socket = createClient(nginx.url, { transport: "websocket", extraHeaders: { origin: evil } });
     const error = await waitForEvent<Error & { description?: any }>(socket, "connect_error", { timeoutMs: 5000 });
     expect(String(error.description?.message ?? error.description ?? error)).toMatch(/403/);
-    await expect(
-      openWs(`${nginx.url.replace("http", "ws")}/ws?token=${signToken()}`, { headers: { origin: evil } }),
-    ).rejects.toThrow(/403/);
+    await expect(openPlain(nginx.url, { query: { token: signToken() }, headers: { origin: evil } })).rejects.toThrow(
+      /403/,
+    );
   });
 
   test("refuses the REST API from a foreign Origin with 403", async () => {

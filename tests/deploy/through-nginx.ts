@@ -10,7 +10,6 @@
  * the polling -> websocket upgrade.
  */
 import { Agent } from "node:http";
-import WebSocket from "ws";
 import type { SessionInfo } from "../../shared";
 import { createClient, waitForEvent, type ClientOptions, type HuddleClient } from "../helpers/clients";
 
@@ -86,60 +85,3 @@ export function ack(socket: HuddleClient, event: string, payload: unknown, timeo
 
 /** One HTTP request, optionally from a given source address (`localAddress`). */
 export { request as http, type HttpAnswer as HttpResult } from "../helpers/http";
-
-/** A plain WebSocket (`/ws`) client that queues the JSON frames it receives. */
-export interface WsClient {
-  ws: WebSocket;
-  /** Next frame of `type` (matching `predicate`, if given); other frames are kept for later calls. */
-  next(type: string, options?: { timeoutMs?: number; predicate?: (frame: any) => boolean }): Promise<any>;
-  /** Sends `{ type, id, data }` and resolves with the matching ack's data. */
-  call(type: string, data: unknown, timeoutMs?: number): Promise<any>;
-  close(): void;
-}
-
-export async function openWs(
-  url: string,
-  options: { localAddress?: string; headers?: Record<string, string> } = {},
-): Promise<WsClient> {
-  const ws = new WebSocket(url, { localAddress: options.localAddress, headers: options.headers });
-  const frames: any[] = [];
-  const waiters = new Set<() => void>();
-  ws.on("message", (data, isBinary) => {
-    if (!isBinary) frames.push(JSON.parse(String(data)));
-    waiters.forEach((wake) => wake());
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`/ws upgrade answered HTTP ${res.statusCode}`)));
-    ws.once("error", reject);
-  });
-  let nextId = 0;
-  const take = (match: (frame: any) => boolean, what: string, timeoutMs: number) =>
-    new Promise<any>((resolve, reject) => {
-      const check = () => {
-        const index = frames.findIndex(match);
-        if (index < 0) return;
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve(frames.splice(index, 1)[0]);
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for /ws ${what}`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    });
-  return {
-    ws,
-    next: (type, { timeoutMs = 3000, predicate = () => true } = {}) =>
-      take((frame) => frame.type === type && predicate(frame), `"${type}" frame`, timeoutMs),
-    async call(type, data, timeoutMs = 3000) {
-      const id = `c${++nextId}`;
-      ws.send(JSON.stringify({ type, id, data }));
-      const frame = await take((f) => f.type === "ack" && f.id === id, `ack of "${type}"`, timeoutMs);
-      return frame.data;
-    },
-    close: () => ws.close(),
-  };
-}

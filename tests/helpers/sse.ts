@@ -2,6 +2,8 @@
  * A real Server-Sent Events reader over fetch: parses the stream as a browser
  * EventSource would (events, ids, comments) and lets a test await events.
  */
+import { createWaiters } from "./waiters";
+
 export interface SseEvent {
   event: string;
   data: string;
@@ -27,8 +29,8 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   const events: SseEvent[] = [];
   const comments: string[] = [];
   let taken = 0;
-  const waiters = new Set<() => void>();
-  const notify = () => waiters.forEach((w) => w());
+  const waiters = createWaiters();
+  const notify = () => waiters.wake();
 
   (async () => {
     if (!response.body) return;
@@ -72,28 +74,14 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     events,
     comments,
     next(type, timeoutMs = 3000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          while (taken < events.length) {
-            const event = events[taken++]!;
-            if (type === undefined || event.event === type) {
-              cleanup();
-              resolve(event);
-              return;
-            }
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for SSE event ${type ?? "(any)"}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
+      const find = () => {
+        while (taken < events.length) {
+          const event = events[taken++]!;
+          if (type === undefined || event.event === type) return event;
+        }
+        return undefined;
+      };
+      return waiters.until(find, `SSE event ${type ?? "(any)"}`, timeoutMs);
     },
     close: () => controller.abort(),
   };

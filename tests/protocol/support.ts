@@ -9,6 +9,7 @@ import WebSocket from "ws";
 import type { Ack, AckResults, ClientEventName, JoinResult, Message, SessionInfo } from "../../shared";
 import { createClient, waitForEvent, type ClientOptions, type HuddleClient } from "../helpers/clients";
 import { TEST_SECRET } from "../helpers/tokens";
+import { createWaiters } from "../helpers/waiters";
 
 type Emitter = { emit: Function } & Pick<HuddleClient, "on" | "off" | "once">;
 
@@ -114,14 +115,14 @@ export interface RawSocket {
 export async function openRaw(baseUrl: string): Promise<RawSocket> {
   const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`);
   const frames: string[] = [];
-  const waiters = new Set<() => void>();
+  const waiters = createWaiters();
   const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
   ws.on("message", (data) => {
     const frame = data.toString();
     // Answer the engine's heartbeat so a slow test is not dropped.
     if (frame === "2") ws.send("3");
     frames.push(frame);
-    waiters.forEach((w) => w());
+    waiters.wake();
   });
   ws.on("error", () => {});
   const raw: RawSocket = {
@@ -130,29 +131,12 @@ export async function openRaw(baseUrl: string): Promise<RawSocket> {
     closed,
     close: () => ws.close(),
     next(predicate, what, from = 0, timeoutMs = 3000) {
-      return new Promise((resolve, reject) => {
-        let seen = from;
-        const check = () => {
-          for (; seen < frames.length; seen++) {
-            const frame = frames[seen]!;
-            if (predicate(frame)) {
-              done();
-              resolve(frame);
-              return;
-            }
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for raw frame: ${what}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
+      let seen = from;
+      const find = () => {
+        for (; seen < frames.length; seen++) if (predicate(frames[seen]!)) return frames[seen]!;
+        return undefined;
+      };
+      return waiters.until(find, `raw frame: ${what}`, timeoutMs);
     },
   };
   await raw.next((f) => f.startsWith("0{"), "engine.io open packet");

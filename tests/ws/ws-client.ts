@@ -5,6 +5,7 @@
  */
 import WebSocket, { type ClientOptions } from "ws";
 import { signToken } from "../helpers/tokens";
+import { createWaiters } from "../helpers/waiters";
 
 export type Frame = { type: string; id?: unknown; data?: any };
 export type Closed = { code: number; reason: string };
@@ -49,10 +50,10 @@ export function openPlain(httpUrl: string, options: PlainOptions = {}): Promise<
   const ws = new WebSocket(wsUrl(httpUrl, query, path), wsOptions);
   const frames: Frame[] = [];
   const taken = new Set<Frame>();
-  const waiters = new Set<() => void>();
+  const waiters = createWaiters();
   ws.on("message", (raw, isBinary) => {
     frames.push(isBinary ? { type: "(binary)" } : (JSON.parse(raw.toString()) as Frame));
-    for (const waiter of [...waiters]) waiter();
+    waiters.wake();
   });
   const closed = new Promise<Closed>((resolve) => {
     ws.on("close", (code, reason) => {
@@ -69,25 +70,12 @@ export function openPlain(httpUrl: string, options: PlainOptions = {}): Promise<
       ws.send(typeof frame === "string" || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
     },
     next(match, what, timeoutMs = 3000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = frames.find((frame) => !taken.has(frame) && match(frame));
-          if (!found) return;
-          taken.add(found);
-          done();
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-        }, timeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
+      const find = () => {
+        const found = frames.find((frame) => !taken.has(frame) && match(frame));
+        if (found) taken.add(found);
+        return found;
+      };
+      return waiters.until(find, what, timeoutMs);
     },
     async event(type, where, timeoutMs) {
       const frame = await client.next(
