@@ -1,6 +1,7 @@
 /** §7 configuration: `loadConfig(env)` defaults, every variable, and one-line refusals naming each bad variable. */
 import { generateKeyPairSync } from "node:crypto";
-import { ConfigError, loadConfig, type Env } from "../../server/config";
+import { loadConfig, type Env } from "../../server/config";
+import { refusal } from "../helpers/config";
 
 const SECRET = "a-secret-of-at-least-thirty-two-bytes-long";
 const rsaPublicKey = generateKeyPairSync("rsa", {
@@ -13,17 +14,6 @@ const ecPublicKey = generateKeyPairSync("ec", {
   publicKeyEncoding: { type: "spki", format: "pem" },
   privateKeyEncoding: { type: "pkcs8", format: "pem" },
 }).publicKey;
-
-/** The ConfigError `env` causes; fails when the configuration is accepted. */
-function refusal(env: Env): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
 
 describe("defaults (no environment at all)", () => {
   const config = loadConfig({}, { hostname: "box", pid: 42 });

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import jwt from "jsonwebtoken";
-import { ConfigError, loadConfig, type Env } from "../../server/config";
+import { loadConfig } from "../../server/config";
+import { refusal } from "../helpers/config";
 import { startApp, stopAllApps } from "../helpers/app";
 import { makeCertificate, request, type TestCertificate } from "./support";
 
@@ -35,16 +36,6 @@ afterAll(async () => {
   await stopAllApps();
   for (const path of [dir, certificate.dir, other.dir]) rmSync(path, { recursive: true, force: true });
 });
-
-function refusal(env: Env): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
 
 describe("secrets from files", () => {
   test("JWT_SECRET_FILE: the file's secret, its trailing newline dropped, verifies tokens", async () => {
