@@ -6,17 +6,9 @@
 import type { Message, User } from "../../shared";
 import type { HistoryStore } from "../../server/features/chat/history.store";
 import { eventually } from "../helpers/clients";
-import { startRedis, type TestRedis } from "../helpers/redis-server";
-import { closeKits, KINDS, openKit, type Kit } from "./store-kits";
+import { KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await closeKits();
-  await redis?.stop();
-});
+const redis = useContractRedis();
 
 const alice: User = { id: "alice", name: "Alice" };
 const bob: User = { id: "bob", name: "Bob" };
@@ -39,7 +31,7 @@ describe.each(KINDS)("history store (%s)", (kind) => {
   let r1: string;
   let r2: string;
   beforeAll(async () => {
-    kit = await openKit(kind, redis, { HISTORY_MAX: "5" });
+    kit = await openKit(kind, redis(), { HISTORY_MAX: "5" });
   });
   beforeEach(() => {
     r1 = freshRoom();
@@ -145,7 +137,7 @@ describe.each(KINDS)("history store (%s)", (kind) => {
   });
 
   test("concurrent senders on two nodes: both nodes' buses deliver in history order", async () => {
-    const kitWide = await openKit(kind, redis, { HISTORY_MAX: "100" });
+    const kitWide = await openKit(kind, redis(), { HISTORY_MAX: "100" });
     try {
       await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
@@ -274,7 +266,7 @@ describe.each(KINDS)("history store (%s)", (kind) => {
 
 describe.each(KINDS)("CLIENT_MSG_ID_TTL_MS (%s)", (kind) => {
   test("a clientMsgId is remembered for the window, and a send after it is a new message", async () => {
-    const kit = await openKit(kind, redis, { CLIENT_MSG_ID_TTL_MS: "1000" });
+    const kit = await openKit(kind, redis(), { CLIENT_MSG_ID_TTL_MS: "1000" });
     const roomId = freshRoom();
     const send = (text: string) =>
       kit.a.history.append({ roomId, user: alice, text, clientMsgId: "retry-me", ts: Date.now() });

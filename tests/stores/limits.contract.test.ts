@@ -3,24 +3,16 @@
  * implementation: a user's budget and connection cap are the same whichever
  * node they come through.
  */
-import { startRedis, type TestRedis } from "../helpers/redis-server";
 import { uniqueUserId } from "../helpers/tokens";
-import { closeKits, KINDS, openKit, type Kit } from "./store-kits";
+import { KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await closeKits();
-  await redis?.stop();
-});
+const redis = useContractRedis();
 
 describe.each(KINDS)("rate limiter (%s)", (kind) => {
   let kit: Kit;
   let user: string;
   beforeAll(async () => {
-    kit = await openKit(kind, redis, { RATE_BURST: "3", RATE_PER_SEC: "2" });
+    kit = await openKit(kind, redis(), { RATE_BURST: "3", RATE_PER_SEC: "2" });
   });
   beforeEach(() => {
     user = uniqueUserId();
@@ -63,7 +55,7 @@ describe.each(KINDS)("connection registry (%s)", (kind) => {
   let kit: Kit;
   let user: string;
   beforeAll(async () => {
-    kit = await openKit(kind, redis);
+    kit = await openKit(kind, redis());
   });
   beforeEach(() => {
     user = uniqueUserId();

@@ -3,17 +3,9 @@
  * connections spread over two nodes of the same data.
  */
 import type { User } from "../../shared";
-import { startRedis, type TestRedis } from "../helpers/redis-server";
-import { closeKits, KINDS, openKit, type Kit } from "./store-kits";
+import { KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await closeKits();
-  await redis?.stop();
-});
+const redis = useContractRedis();
 
 const alice: User = { id: "alice", name: "Alice" };
 const bob: User = { id: "bob", name: "Bob" };
@@ -25,7 +17,7 @@ describe.each(KINDS)("presence store (%s)", (kind) => {
   let kit: Kit;
   let room: string;
   beforeAll(async () => {
-    kit = await openKit(kind, redis);
+    kit = await openKit(kind, redis());
   });
   beforeEach(() => {
     room = freshRoom();
@@ -82,7 +74,7 @@ describe.each(KINDS)("typing store (%s)", (kind) => {
   let kit: Kit;
   let room: string;
   beforeAll(async () => {
-    kit = await openKit(kind, redis);
+    kit = await openKit(kind, redis());
   });
   beforeEach(() => {
     room = freshRoom();

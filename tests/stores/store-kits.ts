@@ -9,7 +9,7 @@ import { loadConfig, type Config } from "../../server/config";
 import { createLogger } from "../../server/logger";
 import { createRedisStores, type RedisStores } from "../../server/redis/redis-stores";
 import { createMemoryStores, type Stores } from "../../server/stores";
-import type { TestRedis } from "../helpers/redis-server";
+import { startRedis, type TestRedis } from "../helpers/redis-server";
 import { TEST_SECRET } from "../helpers/tokens";
 
 export type Kind = "memory" | "redis";
@@ -93,3 +93,19 @@ export async function closeKits(): Promise<void> {
 }
 
 export type { RedisStores };
+
+/**
+ * A private redis-server for a contract test file: started before its tests, and stopped after every kit
+ * the file opened is closed. Returns the running server (call it inside hooks and tests).
+ */
+export function useContractRedis(): () => TestRedis {
+  let redis: TestRedis | undefined;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await closeKits();
+    await redis?.stop();
+  });
+  return () => redis!;
+}
