@@ -18,9 +18,9 @@
  * | `CONNECT_RATE_PER_IP`, `CONNECT_BURST_PER_IP` | 50, 200 | new connections a second per client address, and the burst; `CONNECT_RATE_PER_IP=0` turns the limit off |
  * | `TRUST_PROXY` | 0 | how many proxies in front append to `X-Forwarded-For`; 1 (or true) behind our nginx template |
  *
- * Operations (issue 5's soak): `CLIENT_MSG_ID_TTL_MS` (default 86400000, 24 h) is how long a `clientMsgId`
- * is remembered, so that a retry returns the first message. Each remembered id holds a copy of its
- * message (in Redis, or in memory on one node): shorten it to bound that memory on a busy deployment.
+ * `CLIENT_MSG_ID_TTL_MS` (default 600000, 10 min; revision 2 of the contract) is how long a `clientMsgId`
+ * is remembered at least, so that a retry returns the first message. In Redis each remembered send is a
+ * short key holding the message's id, not a copy of the message.
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -189,7 +189,7 @@ export function loadConfig(
     ratePerSec: number("RATE_PER_SEC", 5, 0.001, 1_000_000),
     historyMax: integer("HISTORY_MAX", 1000, 1, 10_000_000),
     typingTtlMs: integer("TYPING_TTL_MS", 5000, 100, 3_600_000),
-    clientMsgIdTtlMs: integer("CLIENT_MSG_ID_TTL_MS", 86_400_000, 1000, 30 * 86_400_000),
+    clientMsgIdTtlMs: integer("CLIENT_MSG_ID_TTL_MS", 600_000, 1000, 30 * 86_400_000),
     maxPayloadBytes: integer("MAX_PAYLOAD_BYTES", 65536, 1024, 100 * 1024 * 1024),
     logLevel: logLevelRaw as Config["logLevel"],
     tls,

@@ -38,7 +38,7 @@ export function createServices(
     onError,
   });
   const chat = createChatService({
-    history: stores.history,
+    messages: stores.messages,
     limiter: stores.messageLimiter,
     typing,
     clock,
@@ -47,7 +47,7 @@ export function createServices(
   });
   const rooms = createRoomsService({
     presence: stores.presence,
-    history: stores.history,
+    messages: stores.messages,
     typingStore: stores.typing,
     typing,
     bus: stores.bus,

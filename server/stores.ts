@@ -4,8 +4,8 @@
  */
 import type { ServerOptions } from "socket.io";
 import { createMemoryBus, type RoomEventBus } from "./core/bus";
-import { createMemoryHistoryStore } from "./features/chat/history.memory";
-import type { HistoryStore } from "./features/chat/history.store";
+import { createMemoryMessageStore } from "./features/chat/message.memory";
+import type { MessageStore } from "./features/chat/message.store";
 import { createMemoryConnectionRegistry, type ConnectionRegistry } from "./features/limits/connection-registry";
 import { createMemoryRateLimiter, type RateLimit, type RateLimiter } from "./features/limits/rate-limiter";
 import { createMemoryPresenceStore, type PresenceStore } from "./features/rooms/presence.store";
@@ -13,7 +13,8 @@ import { createMemoryTypingStore, type TypingStore } from "./features/typing/typ
 
 export interface Stores {
   readonly bus: RoomEventBus;
-  readonly history: HistoryStore;
+  /** Messages, their changes and their idempotency records. */
+  readonly messages: MessageStore;
   readonly presence: PresenceStore;
   readonly typing: TypingStore;
   /** The per-user message budget (`RATE_BURST`, `RATE_PER_SEC`). */
@@ -32,7 +33,7 @@ export interface Stores {
 
 export interface StoreOptions {
   historyMax: number;
-  /** How long a `clientMsgId` is remembered. @default 24 h */
+  /** How long a `clientMsgId` is remembered. @default 10 min */
   clientMsgIdTtlMs?: number;
   messageLimit: RateLimit;
   typingLimit: RateLimit;
@@ -42,7 +43,7 @@ export function createMemoryStores(options: StoreOptions): Stores {
   const bus = createMemoryBus();
   return {
     bus,
-    history: createMemoryHistoryStore({
+    messages: createMemoryMessageStore({
       bus,
       historyMax: options.historyMax,
       idempotencyTtlMs: options.clientMsgIdTtlMs,

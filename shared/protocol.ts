@@ -6,6 +6,12 @@
 
 export const PROTOCOL_VERSION = 1 as const;
 
+/**
+ * The revision of protocol v1 this code speaks. Revision 2 added message changes, read state, moderation and
+ * limits without breaking a revision-1 client; the server tells its revision in `session`.
+ */
+export const PROTOCOL_REVISION = 2 as const;
+
 /** Error codes carried in `{ ok: false, error: { code } }` acks and HTTP error bodies. */
 export const ErrorCode = {
   BadRequest: "bad_request",
@@ -17,6 +23,8 @@ export const ErrorCode = {
   TooLarge: "too_large",
   Unavailable: "unavailable",
   Internal: "internal",
+  /** A fixed limit was reached (rooms per connection, connections per user): retrying soon will not help. */
+  LimitExceeded: "limit_exceeded",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -31,6 +39,7 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   too_large: 413,
   unavailable: 503,
   internal: 500,
+  limit_exceeded: 429,
 };
 
 /** Codes of a refused connection: `connect_error` `err.data.code`, and `/ws` close codes. */
@@ -69,4 +78,17 @@ export const Limits = {
   sseHeartbeatMs: 15_000,
   /** Clock leeway when checking a token's `exp`. */
   tokenLeewaySec: 30,
+  /** Different emojis one message may carry. */
+  maxEmojis: 20,
+  /** Code points of one emoji (`"👍"`, `":ship:"`). */
+  emojiMaxLength: 16,
+  /** User ids listed per reaction (the first to react, oldest first); `count` has them all. */
+  reactionUserIds: 20,
+  /** Public read markers `room:reads` answers. */
+  readsMax: 100,
+  /** Rooms `rooms:list` answers. */
+  roomsListMax: 200,
+  banReasonMaxLength: 200,
+  /** The longest ban with an end: one year. */
+  banMaxDurationSec: 31_536_000,
 } as const;

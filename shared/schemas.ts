@@ -30,16 +30,46 @@ export const MessageTextSchema = z.string();
 
 export const PageLimitSchema = z.number().int().min(1).max(Limits.pageMax);
 
+// Whitespace (Unicode's, as `\s` with the u flag knows it) or control characters (U+0000–U+001F, U+007F–U+009F).
+const EMOJI_FORBIDDEN = /[\s\p{Cc}]/u;
+
+/** A reaction: 1 to 16 code points without whitespace or control characters (`"👍"`, `":ship:"`). */
+export const EmojiSchema = z
+  .string()
+  .refine(
+    (value) => value.length > 0 && codePointLength(value) <= Limits.emojiMaxLength && !EMOJI_FORBIDDEN.test(value),
+    `emoji must be 1 to ${Limits.emojiMaxLength} characters without whitespace or control characters`,
+  );
+
 export const JoinPayloadSchema = z.object({
   roomId: RoomIdSchema,
+  /** A position (a message id or a rev) the client has seen everything up to. */
   since: MessageIdSchema.optional(),
 });
-export const LeavePayloadSchema = z.object({ roomId: RoomIdSchema });
+export const LeavePayloadSchema = z.object({
+  roomId: RoomIdSchema,
+  /** (r2) Also remove the room from the user's rooms, with its read marker. */
+  forget: z.boolean().optional(),
+});
 export const SendPayloadSchema = z.object({
   roomId: RoomIdSchema,
   text: MessageTextSchema,
   clientMsgId: ClientMsgIdSchema.optional(),
+  /** (r2) The message this one answers: a message of the same room. */
+  replyTo: MessageIdSchema.optional(),
 });
+export const EditPayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageIdSchema, text: MessageTextSchema });
+export const DeletePayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageIdSchema });
+export const ReactionPayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageIdSchema, emoji: EmojiSchema });
+export const ReadPayloadSchema = z.object({
+  roomId: RoomIdSchema,
+  upTo: MessageIdSchema,
+  /** Move the marker for unread counts only, without showing it to others. */
+  private: z.boolean().optional(),
+});
+export const ReadsPayloadSchema = z.object({ roomId: RoomIdSchema });
+/** `rooms:list` takes `{}`; a client that sends no payload at all is served the same. */
+export const RoomsListPayloadSchema = z.preprocess((value) => value ?? {}, z.object({}));
 export const TypingPayloadSchema = z.object({ roomId: RoomIdSchema });
 export const HistoryPayloadSchema = z.object({
   roomId: RoomIdSchema,
@@ -51,6 +81,23 @@ export const HistoryPayloadSchema = z.object({
 export const PublishBodySchema = z.object({
   text: MessageTextSchema,
   clientMsgId: ClientMsgIdSchema.optional(),
+  replyTo: MessageIdSchema.optional(),
+});
+/** Body of `PATCH /api/rooms/:roomId/messages/:id`. */
+export const EditBodySchema = z.object({ text: MessageTextSchema });
+/** Body of `POST /api/rooms/:roomId/read`. */
+export const ReadBodySchema = z.object({ upTo: MessageIdSchema, private: z.boolean().optional() });
+/** Body of `POST /api/rooms/:roomId/bans`. */
+export const BanBodySchema = z.object({
+  userId: z.string().min(1, "userId must not be empty").max(256, "userId must be at most 256 characters"),
+  durationSec: z.number().int().min(1).max(Limits.banMaxDurationSec).optional(),
+  reason: z
+    .string()
+    .refine(
+      (value) => codePointLength(value) <= Limits.banReasonMaxLength,
+      `reason must be at most ${Limits.banReasonMaxLength} characters`,
+    )
+    .optional(),
 });
 
 /** Body of `POST /api/token`. */
@@ -67,6 +114,13 @@ export type SendPayload = z.infer<typeof SendPayloadSchema>;
 export type TypingPayload = z.infer<typeof TypingPayloadSchema>;
 export type HistoryPayload = z.infer<typeof HistoryPayloadSchema>;
 export type PublishBody = z.infer<typeof PublishBodySchema>;
+export type EditPayload = z.infer<typeof EditPayloadSchema>;
+export type DeletePayload = z.infer<typeof DeletePayloadSchema>;
+export type ReactionPayload = z.infer<typeof ReactionPayloadSchema>;
+export type ReadPayload = z.infer<typeof ReadPayloadSchema>;
+export type ReadsPayload = z.infer<typeof ReadsPayloadSchema>;
+export type RoomsListPayload = z.input<typeof RoomsListPayloadSchema>;
+export type BanBody = z.infer<typeof BanBodySchema>;
 export type TokenRequest = z.infer<typeof TokenRequestSchema>;
 
 /** The schema of each client → server event, by event name. */
@@ -77,6 +131,10 @@ export const ClientEventSchemas = {
   "typing:start": TypingPayloadSchema,
   "typing:stop": TypingPayloadSchema,
   "room:history": HistoryPayloadSchema,
+  "message:edit": EditPayloadSchema,
+  "message:delete": DeletePayloadSchema,
+  "reaction:add": ReactionPayloadSchema,
+  "reaction:remove": ReactionPayloadSchema,
 } as const;
 export type ClientEventName = keyof typeof ClientEventSchemas;
 export const CLIENT_EVENT_NAMES = Object.keys(ClientEventSchemas) as ClientEventName[];

@@ -23,6 +23,8 @@ export interface Identity {
   readonly rooms: readonly string[] | null;
   /** Expiry in seconds since epoch, when the token has one. */
   readonly exp?: number;
+  /** The token says `"role": "moderator"` (§11): may delete any message and ban, in the rooms it may access. */
+  readonly moderator?: boolean;
 }
 
 /** A refused token or handshake; `code` is one of the 40xx codes of §1. */
@@ -132,7 +134,7 @@ function identityOf(claims: object | string): Identity {
   if (typeof claims !== "object" || !("sub" in claims) || typeof claims.sub !== "string" || claims.sub.length === 0) {
     throw new AuthError(ConnectErrorCode.InvalidToken);
   }
-  const { rooms, name, exp } = claims as { rooms?: unknown; name?: unknown; exp?: unknown };
+  const { rooms, name, exp, role } = claims as { rooms?: unknown; name?: unknown; exp?: unknown; role?: unknown };
   if (rooms !== undefined && (!Array.isArray(rooms) || !rooms.every((r) => typeof r === "string"))) {
     throw new AuthError(ConnectErrorCode.InvalidToken);
   }
@@ -141,6 +143,7 @@ function identityOf(claims: object | string): Identity {
     user: { id: claims.sub, name: displayName },
     rooms: rooms === undefined ? null : Object.freeze([...(rooms as string[])]),
     exp: typeof exp === "number" ? exp : undefined,
+    ...(role === "moderator" && { moderator: true }),
   };
 }
 

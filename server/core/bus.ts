@@ -1,7 +1,7 @@
 /**
  * The room-event bus: how every node learns what happened in a room, in the
- * order it happened. Messages are put on it by the history store in the same
- * step that stores them (so delivery order is history order on every node);
+ * order it happened. Messages and their changes are put on it by the message
+ * store in the same step that stores them (so delivery order is change order);
  * presence and typing changes are put on it by their services. Each node's
  * local delivery subscribes once and fans events out to its own clients.
  */
@@ -9,6 +9,8 @@ import type { Message, User } from "../../shared";
 
 export type RoomEvent =
   | { type: "message"; roomId: string; message: Message }
+  /** An edit, a delete or a reaction: the message in its new state; its `rev` is the change's position. */
+  | { type: "update"; roomId: string; message: Message }
   | { type: "presence"; roomId: string; change: "join" | "leave"; user: User }
   | { type: "typing"; roomId: string; users: User[] };
 

@@ -1,20 +1,21 @@
 /**
  * The room-event bus over Redis pub/sub: one channel, a dedicated subscriber
  * connection per node, every event handed to this node's local delivery in
- * channel order. Messages are published by the history script itself
- * (history.redis.ts); presence and typing changes by `publish`.
+ * channel order. Messages and their changes are published by the message
+ * store's scripts themselves (messages.redis.ts); presence and typing changes by `publish`.
  *
  * Pub/sub forgets what it sends while a subscriber is away, and a client
  * library that does not restore its subscriptions after a reconnection loses
  * everything silently (socket.io#4845). node-redis resubscribes on
  * reconnection; on top of that, when the subscriber comes back this bus reads
- * each room it has delivered from up to the room's newest message, so a
- * message stored by another node while this one was not listening still
- * reaches this node's clients, once and in order.
+ * each room it has delivered from up to the room's newest change, so a
+ * message or change stored by another node while this one was not listening
+ * still reaches this node's clients, once and in order.
  */
-import type { Message } from "../../shared";
 import type { RoomEvent, RoomEventBus, RoomEventListener } from "../core/bus";
-import { compareIds, parseMessageId, type ParsedId } from "../core/message-id";
+import { comparePositions, formatPosition, type Position } from "../core/position";
+import { eventPosition, missedAsEvents } from "../features/chat/missed";
+import type { Missed } from "../features/chat/message.store";
 import type { Guard, Redis } from "./client";
 
 export interface RedisBusOptions {
@@ -24,8 +25,8 @@ export interface RedisBusOptions {
   /** Dedicated to this bus's subscription. */
   subscriber: Redis;
   channel: string;
-  /** Reads a room's messages after an id, oldest first (the history stream). */
-  readAfter(roomId: string, afterId: string, count: number): Promise<Message[]>;
+  /** What changed in a room after a position (the message store's `since`), or null when it cannot say. */
+  readAfter(roomId: string, position: string, max: number): Promise<Missed | null>;
   onError(error: unknown, context: string): void;
   /** Rooms whose last delivered id is remembered for catching up. @default 10000 */
   maxTrackedRooms?: number;
@@ -37,7 +38,7 @@ export interface RedisBus extends RoomEventBus {
   close(): Promise<void>;
 }
 
-/** Messages read per room when catching up; a longer gap is left to clients resuming with `since`. */
+/** Changes read per room when catching up; a longer gap is left to clients resuming with `since`. */
 const CATCH_UP_MAX = 1000;
 const CATCH_UP_ATTEMPTS = 25;
 const CATCH_UP_RETRY_MS = 200;
@@ -46,8 +47,8 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   const { client, subscriber, channel, guard } = options;
   const maxTracked = options.maxTrackedRooms ?? 10_000;
   const listeners = new Set<RoomEventListener>();
-  /** The newest message id delivered per room, least recently used first. */
-  const delivered = new Map<string, ParsedId>();
+  /** The newest position delivered per room, least recently used first. */
+  const delivered = new Map<string, Position>();
   let held: RoomEvent[] | undefined;
   /** The subscription dropped and has not been caught up since. */
   let lost = false;
@@ -55,14 +56,14 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   let closed = false;
 
   const deliver = (event: RoomEvent) => {
-    if (event.type === "message") {
-      const id = parseMessageId(event.message.id);
-      if (!id) return;
+    if (event.type === "message" || event.type === "update") {
+      const position = eventPosition(event);
+      if (!position) return;
       const last = delivered.get(event.roomId);
       // Already delivered (by a catch-up read, or a subscription doubled during a reconnection).
-      if (last && compareIds(id, last) <= 0) return;
+      if (last && comparePositions(position, last) <= 0) return;
       delivered.delete(event.roomId);
-      delivered.set(event.roomId, id);
+      delivered.set(event.roomId, position);
       if (delivered.size > maxTracked) delivered.delete(delivered.keys().next().value!);
     }
     for (const listener of listeners) {
@@ -107,13 +108,13 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   const catchUp = async (attempt = 1): Promise<void> => {
     const rooms = [...delivered.entries()];
     const reads = await Promise.allSettled(
-      rooms.map(([roomId, last]) => options.readAfter(roomId, `${last.ms}-${last.seq}`, CATCH_UP_MAX)),
+      rooms.map(([roomId, last]) => options.readAfter(roomId, formatPosition(last), CATCH_UP_MAX)),
     );
     let failed: unknown;
     reads.forEach((read, i) => {
       if (read.status === "rejected") return void (failed = read.reason);
-      const roomId = rooms[i]![0];
-      for (const message of read.value) deliver({ type: "message", roomId, message });
+      // Null: too much happened (or Redis lost it); clients fill their gap by resuming with `since`.
+      if (read.value) for (const event of missedAsEvents(rooms[i]![0], read.value)) deliver(event);
     });
     // Lost again meanwhile: keep holding until the next catch-up.
     if (lost || closed) return;

@@ -5,13 +5,21 @@
  * last. The reaper's Lua script builds the same names (see presence.redis.ts):
  * change them together.
  */
+import { createHash } from "node:crypto";
+
 export interface Keys {
   readonly prefix: string;
   /** The room-event bus channel every node subscribes to. */
   readonly events: string;
-  /** A room's history: one stream. */
-  log(roomId: string): string;
-  /** The first message stored for a (room, user, clientMsgId). */
+  /** A room's counters (hash): `e` its epoch, `p` its last position, `s` its last seq, `f` the floor of what is covered. */
+  room(roomId: string): string;
+  /** A room's messages in their current state (hash: id → JSON). */
+  messages(roomId: string): string;
+  /** A room's message ids by creation position (sorted set). */
+  order(roomId: string): string;
+  /** A room's message ids by the position of their latest change (sorted set). */
+  revs(roomId: string): string;
+  /** The first message stored for a (room, user, clientMsgId): its id, seq and ts. */
   sent(roomId: string, userId: string, clientMsgId: string): string;
   /** A room's members: user id → join order. */
   members(roomId: string): string;
@@ -45,8 +53,14 @@ export function createKeys(prefix = "huddle:"): Keys {
   return {
     prefix: p,
     events: `${p}events`,
-    log: (roomId) => `${p}log:${roomId}`,
-    sent: (roomId, userId, clientMsgId) => `${p}sent:${roomId}\n${clientMsgId.length}:${clientMsgId}\n${userId}`,
+    // A room's keys share the hash tag {roomId} (room ids cannot contain braces): one slot on a Redis Cluster.
+    room: (roomId) => `${p}{${roomId}}:room`,
+    messages: (roomId) => `${p}{${roomId}}:msg`,
+    order: (roomId) => `${p}{${roomId}}:idx`,
+    revs: (roomId) => `${p}{${roomId}}:rev`,
+    // A digest of (user, clientMsgId): short keys keep a remembered send small, whatever the ids' lengths.
+    sent: (roomId, userId, clientMsgId) =>
+      `${p}{${roomId}}:s:${createHash("sha1").update(`${userId}\n${clientMsgId}`).digest("base64url").slice(0, 16)}`,
     members: (roomId) => `${p}members:${roomId}`,
     names: (roomId) => `${p}names:${roomId}`,
     presenceConnections: (roomId, userId) => `${p}pconn:${roomId}\n${userId}`,

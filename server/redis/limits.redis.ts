@@ -13,7 +13,7 @@ import type { Keys } from "./keys";
 
 /**
  * Lua that takes one token from the bucket at `key` (burst, rate and now are Lua expressions), leaving
- * `taken` (boolean) and `tokens` (what is left) as locals. Shared with the history store's send script,
+ * `taken` (boolean) and `tokens` (what is left) as locals. Shared with the message store's send script,
  * which takes the sender's token in the same round trip as it stores the message.
  */
 export function takeTokenLua(key: string, burst: string, rate: string, now: string): string {

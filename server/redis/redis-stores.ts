@@ -13,7 +13,7 @@ import type { Logger } from "../logger";
 import type { Stores } from "../stores";
 import { closeConnection, createGuard, createRedisConnection, type Redis } from "./client";
 import { createRedisBus } from "./bus.redis";
-import { createRedisHistoryStore, readAfter } from "./history.redis";
+import { createRedisMessageStore } from "./messages.redis";
 import { createKeys, type Keys } from "./keys";
 import { createRedisConnectionRegistry, createRedisRateLimiter } from "./limits.redis";
 import { createNodeLife } from "./nodes.redis";
@@ -66,12 +66,25 @@ export async function createRedisStores(
   const adapterPub = connection("adapter-pub", true);
   const adapterSub = connection("adapter-sub", true);
 
+  const messages = createRedisMessageStore({
+    client,
+    guard,
+    keys,
+    historyMax: config.historyMax,
+    idempotencyTtlMs: config.clientMsgIdTtlMs,
+    channel: () => keys.events,
+    // The same buckets as messageLimiter below, so both paths spend one budget.
+    budget: {
+      limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+      bucket: (key) => keys.bucket("message", key),
+    },
+  });
   const bus = createRedisBus({
     client,
     guard,
     subscriber,
     channel: keys.events,
-    readAfter: (roomId, afterId, count) => readAfter(client, guard, keys, roomId, afterId, count),
+    readAfter: (roomId, position, max) => messages.since(roomId, position, max),
     onError,
   });
   const presence = createRedisPresenceStore({ client, guard, keys, nodeId: config.nodeId });
@@ -131,18 +144,7 @@ export async function createRedisStores(
     keys,
     client,
     bus,
-    history: createRedisHistoryStore({
-      client,
-      guard,
-      keys,
-      historyMax: config.historyMax,
-      idempotencyTtlMs: config.clientMsgIdTtlMs,
-      // The same buckets as messageLimiter below, so both paths spend one budget.
-      budget: {
-        limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
-        bucket: (key) => keys.bucket("message", key),
-      },
-    }),
+    messages,
     presence,
     typing,
     messageLimiter: createRedisRateLimiter({

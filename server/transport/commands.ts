@@ -1,5 +1,5 @@
 /**
- * The six client events of §3, mapped onto the core services once for every
+ * The client events of §3, mapped onto the core services once for every
  * transport that carries them (Socket.IO, plain WebSocket). `execute` is the
  * edge each event passes: it parses the payload with its shared schema
  * (bad_request otherwise, nothing executed), runs the command, and turns any
@@ -17,6 +17,7 @@ import {
   type ClientEventName,
 } from "../../shared";
 import type { Connection } from "../core/connection";
+import type { Actor } from "../features/chat/message-rules";
 import { toWireError } from "../errors";
 import type { Services } from "../services";
 
@@ -46,6 +47,12 @@ type Handlers = {
   [E in ClientEventName]: (target: CommandTarget, payload: Payload<E>) => Promise<AckResults[E]>;
 };
 
+/** Who asks for a change, as the message rules see it. */
+function actorOf(target: CommandTarget): Actor {
+  const { user, moderator } = target.conn.identity;
+  return { id: user.id, moderator };
+}
+
 export function isClientEventName(type: unknown): type is ClientEventName {
   return typeof type === "string" && (CLIENT_EVENT_NAMES as string[]).includes(type);
 }
@@ -68,6 +75,22 @@ export function createCommands(services: Services, hooks: CommandHooks): Command
       rooms.assertJoined(target.conn, payload.roomId);
       const { message } = await chat.send(target.conn.identity.user, payload);
       return { message };
+    },
+    async "message:edit"(target, { roomId, id, text }) {
+      rooms.assertJoined(target.conn, roomId);
+      return { message: (await chat.edit(actorOf(target), roomId, id, text)).message };
+    },
+    async "message:delete"(target, { roomId, id }) {
+      rooms.assertJoined(target.conn, roomId);
+      return { message: (await chat.remove(actorOf(target), roomId, id)).message };
+    },
+    async "reaction:add"(target, { roomId, id, emoji }) {
+      rooms.assertJoined(target.conn, roomId);
+      return { message: (await chat.react(actorOf(target), roomId, id, emoji, true)).message };
+    },
+    async "reaction:remove"(target, { roomId, id, emoji }) {
+      rooms.assertJoined(target.conn, roomId);
+      return { message: (await chat.react(actorOf(target), roomId, id, emoji, false)).message };
     },
     async "typing:start"(target, { roomId }) {
       rooms.assertJoined(target.conn, roomId);

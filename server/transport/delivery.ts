@@ -50,6 +50,9 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDe
       case "message":
         room.emit("message:new", event.message);
         break;
+      case "update":
+        room.emit("message:updated", event.message);
+        break;
       case "presence":
         if (event.change === "join") {
           // "the room's other sockets": the joiner's own sockets already know.

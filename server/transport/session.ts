@@ -5,7 +5,14 @@
  * Both adapters call these, so a user's connections of either kind count
  * together toward `MAX_CONNECTIONS_PER_USER`.
  */
-import { ConnectErrorCode, Limits, PROTOCOL_VERSION, type SessionInfo, type User } from "../../shared";
+import {
+  ConnectErrorCode,
+  Limits,
+  PROTOCOL_REVISION,
+  PROTOCOL_VERSION,
+  type SessionInfo,
+  type User,
+} from "../../shared";
 import { AuthError, type Identity } from "../auth/tokens";
 import type { Services } from "../services";
 
@@ -61,6 +68,7 @@ export function sessionInfo(user: User, nodeId: string, typingTtlMs: number): Se
     user,
     nodeId,
     protocol: PROTOCOL_VERSION,
+    revision: PROTOCOL_REVISION,
     limits: { maxMessageLength: Limits.messageMaxLength, typingTtlMs },
   };
 }

@@ -185,7 +185,7 @@ test("a message published over REST on node A reaches an SSE stream and a long p
     expect(event.id).toBe(second.id);
     expect(JSON.parse(event.data)).toEqual(second);
     const answer = await poll;
-    expect(await answer.json()).toEqual({ messages: [second], cursor: second.id });
+    expect(await answer.json()).toEqual({ messages: [second], updates: [], cursor: second.id });
   } finally {
     sse.close();
   }

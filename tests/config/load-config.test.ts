@@ -177,9 +177,9 @@ describe("each variable", () => {
     expect(loadConfig({ RATE_PER_SEC: ".25" }).ratePerSec).toBe(0.25);
   });
 
-  test("CLIENT_MSG_ID_TTL_MS: 24 hours unless set", () => {
-    expect(loadConfig({}).clientMsgIdTtlMs).toBe(86_400_000);
-    expect(loadConfig({ CLIENT_MSG_ID_TTL_MS: "600000" }).clientMsgIdTtlMs).toBe(600_000);
+  test("CLIENT_MSG_ID_TTL_MS: 10 minutes unless set", () => {
+    expect(loadConfig({}).clientMsgIdTtlMs).toBe(600_000);
+    expect(loadConfig({ CLIENT_MSG_ID_TTL_MS: "86400000" }).clientMsgIdTtlMs).toBe(86_400_000);
   });
 
   test("NODE_ID", () => {

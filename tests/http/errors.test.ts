@@ -214,7 +214,7 @@ describe("429 rate_limited", () => {
   });
 });
 
-/** Memory stores whose history fails to append with `error`. */
+/** Memory stores whose message store fails to append with `error`. */
 function failingStores(error: () => Error): Stores {
   const stores = createMemoryStores({
     historyMax: 100,
@@ -223,8 +223,8 @@ function failingStores(error: () => Error): Stores {
   });
   return {
     ...stores,
-    history: {
-      ...stores.history,
+    messages: {
+      ...stores.messages,
       append: async () => {
         throw error();
       },

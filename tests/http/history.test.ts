@@ -39,6 +39,8 @@ describe("GET /api/rooms/:roomId/messages", () => {
       user: sent[119]!.user,
       text: "m120",
       ts: expect.any(Number),
+      seq: 120,
+      rev: sent[119]!.id,
     });
   });
 

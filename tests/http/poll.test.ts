@@ -40,7 +40,7 @@ describe("long poll: answering at once", () => {
     const roomId = uniqueRoom();
     const sent = await publishMany(server.url, token, roomId, 4);
     const res = await poll(roomId, `?after=${sent[1]!.id}&timeout=5`);
-    expect(res.body).toEqual({ messages: sent.slice(2), cursor: sent[3]!.id });
+    expect(res.body).toEqual({ messages: sent.slice(2), updates: [], cursor: sent[3]!.id });
   });
 
   test("accepts the token as ?token=", async () => {
@@ -59,7 +59,7 @@ describe("long poll: waiting", () => {
     await sleep(100);
     const sent = await publish(server.url, token, roomId, "wake up");
     expect(await settlesWithin(pending, 3000)).toBe(true);
-    expect((await pending).body).toEqual({ messages: [sent], cursor: sent.id });
+    expect((await pending).body).toEqual({ messages: [sent], updates: [], cursor: sent.id });
   });
 
   test("answers a message sent over Socket.IO", async () => {
@@ -79,7 +79,7 @@ describe("long poll: waiting", () => {
     const pending = poll(roomId, "?timeout=20");
     expect(await settlesWithin(pending, 300)).toBe(false);
     const sent = await publish(server.url, token, roomId, "next");
-    expect((await pending).body).toEqual({ messages: [sent], cursor: sent.id });
+    expect((await pending).body).toEqual({ messages: [sent], updates: [], cursor: sent.id });
   });
 
   test("ignores events other than messages", async () => {
@@ -89,7 +89,7 @@ describe("long poll: waiting", () => {
     const socket = await connectClient(server.url);
     await socket.emitWithAck("room:join", { roomId });
     await socket.emitWithAck("typing:start", { roomId });
-    expect((await pending).body).toEqual({ messages: [], cursor: null });
+    expect((await pending).body).toEqual({ messages: [], updates: [], cursor: null });
   });
 });
 
@@ -100,25 +100,29 @@ describe("long poll: timing out and the cursor", () => {
     const pending = poll(roomId, `?after=${sent[1]!.id}&timeout=1`);
     expect(await settlesWithin(pending, 500)).toBe(false);
     expect(await settlesWithin(pending, 2500)).toBe(true);
-    expect((await pending).body).toEqual({ messages: [], cursor: sent[1]!.id });
+    expect((await pending).body).toEqual({ messages: [], updates: [], cursor: sent[1]!.id });
   });
 
   test("with an unknown `after` and nothing newer, the cursor is the room's newest id", async () => {
     const roomId = uniqueRoom();
     const sent = await publishMany(server.url, token, roomId, 2);
     const res = await poll(roomId, "?after=999999-0&timeout=0");
-    expect(res.body).toEqual({ messages: [], cursor: sent[1]!.id });
+    expect(res.body).toEqual({ messages: [], updates: [], cursor: sent[1]!.id });
   });
 
   test("without `after`, the cursor is the room's newest id", async () => {
     const roomId = uniqueRoom();
     const sent = await publishMany(server.url, token, roomId, 2);
-    expect((await poll(roomId, "?timeout=0")).body).toEqual({ messages: [], cursor: sent[1]!.id });
+    expect((await poll(roomId, "?timeout=0")).body).toEqual({ messages: [], updates: [], cursor: sent[1]!.id });
   });
 
   test("in an empty room the cursor is null", async () => {
-    expect((await poll(uniqueRoom(), "?timeout=0")).body).toEqual({ messages: [], cursor: null });
-    expect((await poll(uniqueRoom(), "?after=123-4&timeout=0")).body).toEqual({ messages: [], cursor: null });
+    expect((await poll(uniqueRoom(), "?timeout=0")).body).toEqual({ messages: [], updates: [], cursor: null });
+    expect((await poll(uniqueRoom(), "?after=123-4&timeout=0")).body).toEqual({
+      messages: [],
+      updates: [],
+      cursor: null,
+    });
   });
 
   test("an unknown `after` means from now on: older messages are not returned, the next one is", async () => {
@@ -127,7 +131,7 @@ describe("long poll: timing out and the cursor", () => {
     const pending = poll(roomId, "?after=not-an-id&timeout=20");
     expect(await settlesWithin(pending, 300)).toBe(false);
     const sent = await publish(server.url, token, roomId, "now");
-    expect((await pending).body).toEqual({ messages: [sent], cursor: sent.id });
+    expect((await pending).body).toEqual({ messages: [sent], updates: [], cursor: sent.id });
   });
 
   test("following the cursor visits every message once", async () => {
@@ -153,7 +157,7 @@ describe("long poll: timeout parameter", () => {
     const roomId = uniqueRoom();
     const pending = poll(roomId, "?timeout=-5");
     expect(await settlesWithin(pending, 1000)).toBe(true);
-    expect((await pending).body).toEqual({ messages: [], cursor: null });
+    expect((await pending).body).toEqual({ messages: [], updates: [], cursor: null });
   });
 
   test("timeout=0 answers at once", async () => {

@@ -28,6 +28,8 @@ describe("POST /api/rooms/:roomId/messages", () => {
         user: { id: "poster-1", name: "Poster" },
         text: "hello\nworld",
         ts: expect.any(Number),
+        seq: 1,
+        rev: expect.any(String),
       },
     });
     expect(res.body.message.ts).toBeGreaterThanOrEqual(before - 1000);

@@ -214,15 +214,15 @@ describe("SSE: Last-Event-ID", () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let reading!: () => void;
     const readStarted = new Promise<void>((resolve) => (reading = resolve));
-    const since = stores.history.since.bind(stores.history);
+    const since = stores.messages.since.bind(stores.messages);
     const slow = await startApp(
       {},
       {
         stores: {
           ...stores,
-          history: {
-            ...stores.history,
-            since: async (...args) => {
+          messages: {
+            ...stores.messages,
+            since: async (...args: Parameters<typeof since>) => {
               reading();
               await gate;
               return since(...args);

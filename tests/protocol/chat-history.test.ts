@@ -64,7 +64,15 @@ describe("message:send", () => {
     const ack = await request(alice.socket, "message:send", { roomId, text: "hello" });
     expect(ack).toEqual({
       ok: true,
-      message: { id: expect.any(String), roomId, user: alice.user, text: "hello", ts: expect.any(Number) },
+      message: {
+        id: expect.any(String),
+        roomId,
+        user: alice.user,
+        text: "hello",
+        ts: expect.any(Number),
+        seq: 1,
+        rev: expect.any(String),
+      },
     });
     const message = (ack as { message: Message }).message;
     expect(message).not.toHaveProperty("clientMsgId");
@@ -121,8 +129,8 @@ describe("message:send", () => {
       {
         stores: {
           ...memory,
-          history: {
-            ...memory.history,
+          messages: {
+            ...memory.messages,
             append: async () => {
               throw new StoreUnavailableError();
             },

@@ -104,7 +104,17 @@ describe("room:join", () => {
     const alice = await user("Alice");
     const roomId = uniqueRoom();
     const ack = await request(alice.socket, "room:join", { roomId });
-    expect(ack).toEqual({ ok: true, roomId, members: [alice.user], typing: [], history: [], resumed: false });
+    expect(ack).toEqual({
+      ok: true,
+      roomId,
+      members: [alice.user],
+      typing: [],
+      history: [],
+      resumed: false,
+      updates: [],
+      readUpTo: null,
+      unread: 0,
+    });
   });
 
   test("lists every member once, in the order they joined", async () => {

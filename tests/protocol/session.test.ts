@@ -19,6 +19,7 @@ describe.each(["websocket", "polling"] as const)("session over %s", (transport) 
       user: { id: "alice-1", name: "Alice" },
       nodeId: "node-a",
       protocol: 1,
+      revision: 2,
       limits: { maxMessageLength: 4000, typingTtlMs: 1234 },
     });
   });

@@ -98,7 +98,37 @@ const specificShapes = (R: string): Record<string, Array<[string, unknown[]]>> =
     ["clientMsgId of 40000 characters", [{ roomId: R, text: "hi", clientMsgId: long }]],
     ["clientMsgId as a number", [{ roomId: R, text: "hi", clientMsgId: 1 }]],
     ["clientMsgId as an object", [{ roomId: R, text: "hi", clientMsgId: {} }]],
+    ["replyTo as a number", [{ roomId: R, text: "hi", replyTo: 1 }]],
+    ["replyTo empty", [{ roomId: R, text: "hi", replyTo: "" }]],
+    ["replyTo of 65 characters", [{ roomId: R, text: "hi", replyTo: "1".repeat(65) }]],
   ],
+  "message:edit": [
+    ["no id", [{ roomId: R, text: "hi" }]],
+    ["id as a number", [{ roomId: R, id: 1, text: "hi" }]],
+    ["id empty", [{ roomId: R, id: "", text: "hi" }]],
+    ["id of 65 characters", [{ roomId: R, id: "1".repeat(65), text: "hi" }]],
+    ["no text", [{ roomId: R, id: "1-1" }]],
+    ["text as a number", [{ roomId: R, id: "1-1", text: 5 }]],
+  ],
+  "message:delete": [
+    ["no id", [{ roomId: R }]],
+    ["id null", [{ roomId: R, id: null }]],
+    ["id as an array", [{ roomId: R, id: ["1-1"] }]],
+  ],
+  ...Object.fromEntries(
+    (["reaction:add", "reaction:remove"] as const).map((event) => [
+      event,
+      [
+        ["no emoji", [{ roomId: R, id: "1-1" }]],
+        ["emoji empty", [{ roomId: R, id: "1-1", emoji: "" }]],
+        ["emoji with a space", [{ roomId: R, id: "1-1", emoji: "a b" }]],
+        ["emoji with a control character", [{ roomId: R, id: "1-1", emoji: "\u0007" }]],
+        ["emoji of 17 characters", [{ roomId: R, id: "1-1", emoji: "e".repeat(17) }]],
+        ["emoji as a number", [{ roomId: R, id: "1-1", emoji: 1 }]],
+        ["no id", [{ roomId: R, emoji: "👍" }]],
+      ] as Array<[string, unknown[]]>,
+    ]),
+  ),
   "room:history": [
     ["limit 0", [{ roomId: R, limit: 0 }]],
     ["limit 101", [{ roomId: R, limit: 101 }]],
@@ -299,7 +329,21 @@ const JUNK_EVENTS = [
   "toString",
   "👀",
 ];
-const KEYS = ["roomId", "text", "since", "before", "limit", "clientMsgId", "__proto__", "constructor", "extra", ""];
+const KEYS = [
+  "roomId",
+  "text",
+  "since",
+  "before",
+  "limit",
+  "clientMsgId",
+  "id",
+  "emoji",
+  "replyTo",
+  "__proto__",
+  "constructor",
+  "extra",
+  "",
+];
 const CHARS = 'ab \t\n\r\u0000\u0085é😀-_.:/*{}"\\';
 
 function makeFuzzer(random: () => number, socketIds: () => string[]) {
@@ -339,7 +383,9 @@ function makeFuzzer(random: () => number, socketIds: () => string[]) {
   const payload = (): unknown => {
     if (chance(0.25)) return value(2);
     const obj: Record<string, unknown> = { roomId: roomId() };
-    for (const key of ["text", "since", "before", "limit", "clientMsgId"]) if (chance(0.3)) obj[key] = value(1);
+    for (const key of ["text", "since", "before", "limit", "clientMsgId", "id", "emoji", "replyTo"]) {
+      if (chance(0.3)) obj[key] = value(1);
+    }
     if (chance(0.1)) own(obj, "__proto__", value(1));
     return obj;
   };

@@ -56,22 +56,22 @@ test("while Redis is down a store call rejects at once with StoreUnavailableErro
   expect(stores.isReady()).toBe(true);
   await redis.kill();
   await eventually(() => !stores.isReady(), "the stores to report not ready");
-  const send = stores.history.append({ roomId: "r", user: alice, text: "lost", ts: Date.now() });
+  const send = stores.messages.append({ roomId: "r", user: alice, text: "lost", ts: Date.now() });
   await expect(within(send, 1500, "the append to fail")).rejects.toBeInstanceOf(StoreUnavailableError);
   await expect(within(stores.presence.members("r"), 1500, "members to fail")).rejects.toBeInstanceOf(
     StoreUnavailableError,
   );
   await redis.start();
   await eventually(() => stores.isReady(), "the stores to report ready again", 5000);
-  const { message } = await stores.history.append({ roomId: "r", user: alice, text: "kept", ts: Date.now() });
-  expect((await stores.history.latest("r", 10)).messages).toEqual([message]);
+  const { message } = await stores.messages.append({ roomId: "r", user: alice, text: "kept", ts: Date.now() });
+  expect((await stores.messages.latest("r", 10)).messages).toEqual([message]);
 });
 
 test("a command Redis does not answer fails as unavailable after the command timeout", async () => {
   const { stores } = await node("a");
   const { stores: admin } = await node("admin");
   await admin.client.sendCommand(["CLIENT", "PAUSE", "2500", "ALL"]);
-  const send = stores.history.append({ roomId: "r", user: alice, text: "x", ts: Date.now() });
+  const send = stores.messages.append({ roomId: "r", user: alice, text: "x", ts: Date.now() });
   await expect(within(send, 2000, "the append to time out")).rejects.toBeInstanceOf(StoreUnavailableError);
 });
 
@@ -79,21 +79,21 @@ test("starts without Redis, not ready, and becomes ready by itself when Redis co
   await redis.kill();
   const { stores } = await node("a", { connectWaitMs: 200 });
   expect(stores.isReady()).toBe(false);
-  await expect(stores.history.latest("r", 1)).rejects.toBeInstanceOf(StoreUnavailableError);
+  await expect(stores.messages.latest("r", 1)).rejects.toBeInstanceOf(StoreUnavailableError);
   await redis.start();
   await eventually(() => stores.isReady(), "the stores to become ready", 5000);
-  expect(await stores.history.latest("r", 1)).toEqual({ messages: [], more: false });
+  expect(await stores.messages.latest("r", 1)).toEqual({ messages: [], more: false });
 });
 
 test("events published after Redis restarted still reach every node (the subscription is restored)", async () => {
   const a = await node("a");
   const b = await node("b");
-  await a.stores.history.append({ roomId: "r", user: alice, text: "before", ts: Date.now() });
+  await a.stores.messages.append({ roomId: "r", user: alice, text: "before", ts: Date.now() });
   await eventually(() => b.events.length === 1, "the first message on node b");
   await redis.kill();
   await redis.start();
   await eventually(() => a.stores.isReady() && b.stores.isReady(), "both nodes ready again", 5000);
-  const { message } = await a.stores.history.append({ roomId: "r", user: alice, text: "after", ts: Date.now() });
+  const { message } = await a.stores.messages.append({ roomId: "r", user: alice, text: "after", ts: Date.now() });
   await b.stores.bus.publish({ type: "typing", roomId: "r", users: [bob] });
   await eventually(
     () => b.events.length === 3 && a.events.length === 3,
@@ -106,7 +106,7 @@ test("events published after Redis restarted still reach every node (the subscri
 test("messages stored while a node's subscription was down are delivered to it once it is back, in order, once each", async () => {
   const a = await node("a");
   const b = await node("b");
-  await b.stores.history.append({ roomId: "r", user: bob, text: "m0", ts: Date.now() });
+  await b.stores.messages.append({ roomId: "r", user: bob, text: "m0", ts: Date.now() });
   await eventually(() => a.events.length === 1, "the first message on node a");
   const clients = String(await b.stores.client.sendCommand(["CLIENT", "LIST"]));
   const id = /id=(\d+) .*name=huddle-a-events /.exec(clients)?.[1];
@@ -121,11 +121,11 @@ test("messages stored while a node's subscription was down are delivered to it o
     .exec();
   const missed = [];
   for (const text of ["m1", "m2", "m3"]) {
-    missed.push((await b.stores.history.append({ roomId: "r", user: bob, text, ts: Date.now() })).message);
+    missed.push((await b.stores.messages.append({ roomId: "r", user: bob, text, ts: Date.now() })).message);
   }
   await b.stores.client.sendCommand(["CONFIG", "SET", "maxclients", "10000"]);
   await eventually(() => a.events.length >= 4, "the messages stored meanwhile on node a", 5000);
-  const more = await b.stores.history.append({ roomId: "r", user: bob, text: "m4", ts: Date.now() });
+  const more = await b.stores.messages.append({ roomId: "r", user: bob, text: "m4", ts: Date.now() });
   await eventually(() => a.events.length >= 5, "the next message on node a");
   const texts = a.events.map((e) => (e.type === "message" ? e.message.text : e.type));
   expect(texts).toEqual(["m0", "m1", "m2", "m3", "m4"]);

@@ -34,13 +34,24 @@ describe("backoffDelay", () => {
   });
 });
 
-const msg = (id: string): Message => ({ id, roomId: "r", user: { id: "u", name: "U" }, text: id, ts: 0 });
+const msg = (id: string): Message => ({
+  id,
+  roomId: "r",
+  user: { id: "u", name: "U" },
+  text: id,
+  ts: 0,
+  seq: 0,
+  rev: id,
+});
 const joinResult = (history: Message[], resumed: boolean): JoinResult => ({
   roomId: "r",
   members: [],
   typing: [],
   history,
   resumed,
+  updates: [],
+  readUpTo: null,
+  unread: 0,
 });
 
 describe("room bookkeeping", () => {

@@ -54,6 +54,8 @@ const message = (id: string, user: User, text: string, extra: Partial<Message> =
   roomId: "r",
   user,
   text,
+  seq: 0,
+  rev: id,
   ts: T0,
   ...extra,
 });

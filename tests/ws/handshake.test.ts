@@ -35,6 +35,7 @@ const expectedSession = (id: string, name: string) => ({
     user: { id, name },
     nodeId: "node-ws",
     protocol: 1,
+    revision: 2,
     limits: { maxMessageLength: 4000, typingTtlMs: 1234 },
   },
 });

@@ -59,6 +59,9 @@ describe("chat between a plain client and a Socket.IO client", () => {
       typing: [],
       history: [expect.objectContaining({ text: "before you came", user: { id: "ws-carol", name: "Carol" } })],
       resumed: false,
+      updates: [],
+      readUpTo: null,
+      unread: 0,
     });
   });
 

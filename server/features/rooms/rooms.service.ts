@@ -9,14 +9,14 @@ import type { RoomEventBus } from "../../core/bus";
 import type { Clock } from "../../core/clock";
 import type { Connection } from "../../core/connection";
 import { forbidden, notJoined } from "../../errors";
-import type { HistoryStore } from "../chat/history.store";
+import type { MessageStore } from "../chat/message.store";
 import type { TypingStore } from "../typing/typing.store";
 import type { TypingService } from "../typing/typing.service";
 import type { PresenceStore } from "./presence.store";
 
 export interface RoomsServiceOptions {
   presence: PresenceStore;
-  history: HistoryStore;
+  messages: MessageStore;
   typingStore: TypingStore;
   typing: TypingService;
   bus: RoomEventBus;
@@ -43,19 +43,20 @@ export interface RoomsService {
 }
 
 export function createRoomsService(options: RoomsServiceOptions): RoomsService {
-  const { presence, history, typingStore, typing, bus, clock } = options;
+  const { presence, messages, typingStore, typing, bus, clock } = options;
 
   const assertAccess = (identity: Connection["identity"], roomId: string) => {
     if (!canAccessRoom(identity, roomId)) throw forbidden(roomId);
   };
 
+  /** What a joiner gets: with a `since` the gap can be filled from, every change after it; else the latest 50. */
   const historyFor = async (roomId: string, since: string | undefined) => {
     if (since !== undefined) {
-      const missed = await history.since(roomId, since, Limits.resumeMax);
-      if (missed) return { history: missed, resumed: true };
+      const missed = await messages.since(roomId, since, Limits.resumeMax);
+      if (missed) return { history: missed.messages, updates: missed.updates, resumed: true };
     }
-    const latest = await history.latest(roomId, Limits.joinHistory);
-    return { history: latest.messages, resumed: false };
+    const latest = await messages.latest(roomId, Limits.joinHistory);
+    return { history: latest.messages, updates: [], resumed: false };
   };
 
   const leaveRoom = async (conn: Connection, roomId: string) => {
@@ -85,7 +86,17 @@ export function createRoomsService(options: RoomsServiceOptions): RoomsService {
         typingStore.list(roomId, clock.now()),
         historyFor(roomId, input.since),
       ]);
-      return { roomId, members, typing: typingUsers, history: past.history, resumed: past.resumed };
+      return {
+        roomId,
+        members,
+        typing: typingUsers,
+        history: past.history,
+        resumed: past.resumed,
+        updates: past.updates,
+        // Read state (§9) comes with its store; until then nothing is read and nothing is unread.
+        readUpTo: null,
+        unread: 0,
+      };
     },
 
     async leave(conn, roomId, detach) {

@@ -7,8 +7,11 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { z } from "zod";
 import {
   describeIssues,
+  EditBodySchema,
+  EmojiSchema,
   ErrorCode,
   PublishBodySchema,
   RoomIdSchema,
@@ -77,9 +80,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
 
   api.post("/token", (req, res) => {
     if (!services.devTokens) throw new HuddleError(ErrorCode.NotFound, "dev tokens are disabled on this server");
-    const body = TokenRequestSchema.safeParse(req.body);
-    if (!body.success) throw badRequest(describeIssues(body.error));
-    res.json(services.devTokens.issue(body.data.name));
+    res.json(services.devTokens.issue(parse(TokenRequestSchema, req.body).name));
   });
 
   /** The room of a `/rooms/:roomId/...` route, checked against the token's `rooms` claim. */
@@ -111,11 +112,36 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   api.post("/rooms/:roomId/messages", async (req, res) => {
     const identity = await authenticate(req, services.verifier, false);
     const roomId = roomOf(req, identity);
-    const body = PublishBodySchema.safeParse(req.body);
-    if (!body.success) throw badRequest(describeIssues(body.error));
-    const { message, duplicate } = await services.chat.send(identity.user, { roomId, ...body.data });
+    const body = parse(PublishBodySchema, req.body);
+    const { message, duplicate } = await services.chat.send(identity.user, { roomId, ...body });
     res.status(duplicate ? 200 : 201).json({ message });
   });
+
+  // §8 over REST: access to the room is enough (no join).
+  const actorOf = (identity: Identity) => ({ id: identity.user.id, moderator: identity.moderator });
+  api.patch("/rooms/:roomId/messages/:id", async (req, res) => {
+    const identity = await authenticate(req, services.verifier, false);
+    const roomId = roomOf(req, identity);
+    const { text } = parse(EditBodySchema, req.body);
+    res.json({ message: (await services.chat.edit(actorOf(identity), roomId, String(req.params.id), text)).message });
+  });
+  api.delete("/rooms/:roomId/messages/:id", async (req, res) => {
+    const identity = await authenticate(req, services.verifier, false);
+    const roomId = roomOf(req, identity);
+    res.json({ message: (await services.chat.remove(actorOf(identity), roomId, String(req.params.id))).message });
+  });
+  for (const [method, add] of [
+    ["put", true],
+    ["delete", false],
+  ] as const) {
+    api[method]("/rooms/:roomId/messages/:id/reactions/:emoji", async (req, res) => {
+      const identity = await authenticate(req, services.verifier, false);
+      const roomId = roomOf(req, identity);
+      const emoji = parse(EmojiSchema, req.params.emoji);
+      const { message } = await services.chat.react(actorOf(identity), roomId, String(req.params.id), emoji, add);
+      res.json({ message });
+    });
+  }
 
   api.get("/rooms/:roomId/events", async (req, res) => {
     const identity = await authenticate(req, services.verifier, true);
@@ -134,7 +160,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   api.get("/rooms/:roomId/poll", async (req, res) => {
     const identity = await authenticate(req, services.verifier, true);
     const roomId = roomOf(req, identity);
-    await longPoll(req, res, roomId, { services, delivery: options.delivery, historyMax: options.historyMax });
+    await longPoll(req, res, roomId, { services, delivery: options.delivery });
   });
 
   api.use((_req, _res) => {
@@ -163,6 +189,13 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
 }
 
 const nonEmpty = (value: string | undefined) => (value === "" ? undefined : value);
+
+/** A body or parameter checked with its shared schema; `bad_request` naming the first problem otherwise. */
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw badRequest(describeIssues(parsed.error));
+  return parsed.data;
+}
 
 /** One debug line per request once it is answered (or, for SSE and polls, once it closes). */
 function accessLog(logger: Logger) {
@@ -194,7 +227,7 @@ function corsFor(origins: OriginPolicy) {
       res.setHeader("Access-Control-Expose-Headers", "Retry-After");
     }
     if (req.method === "OPTIONS") {
-      res.setHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res.setHeader("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
       res.setHeader("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID");
       res.setHeader("Access-Control-Max-Age", "600");
       return void res.status(204).end();

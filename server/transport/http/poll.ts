@@ -1,13 +1,16 @@
 /**
- * `GET /api/rooms/:roomId/poll?after=&timeout=` (§5): long polling. Answers at
- * once when messages newer than `after` exist (the oldest 100), else with the
- * first message(s) to arrive, else empty after `timeout` seconds. The live
- * listener is registered before history is read, so a message stored in
- * between is not missed.
+ * `GET /api/rooms/:roomId/poll?after=&timeout=` (§5, §8): long polling.
+ * Answers `{ messages, updates, cursor }` at once when something happened
+ * after `after` (the oldest 100 messages, and the older messages changed
+ * since), else with the first change(s) to arrive, else empty after `timeout`
+ * seconds. The live listener is registered before the store is read, so a
+ * change stored in between is not missed.
  */
 import type { Request, Response } from "express";
 import { ErrorCode, Limits, type Message } from "../../../shared";
-import { compareIds, parseMessageId, type ParsedId } from "../../core/message-id";
+import type { RoomEvent } from "../../core/bus";
+import { comparePositions, formatPosition, parsePosition, type Position } from "../../core/position";
+import { eventPosition } from "../../features/chat/missed";
 import { HuddleError } from "../../errors";
 import type { Services } from "../../services";
 import type { LocalDelivery } from "../delivery";
@@ -16,8 +19,9 @@ import { queryString } from "./http-errors";
 export interface PollOptions {
   services: Services;
   delivery: LocalDelivery;
-  historyMax: number;
 }
+
+export type PollAnswer = { messages: Message[]; updates: Message[]; cursor: string | null };
 
 /** `timeout` in seconds: default 25, clamped to 0–30; anything not a number is a bad request. */
 export function parsePollTimeout(raw: string | undefined): number {
@@ -27,29 +31,58 @@ export function parsePollTimeout(raw: string | undefined): number {
   return Math.min(Limits.pollTimeoutMaxSec, Math.max(0, seconds));
 }
 
+/**
+ * Live events after the cursor as one answer: new messages (at most 100, each in its latest state) and changes
+ * to older ones; the cursor is the position of the last event taken.
+ */
+export function answerFromEvents(events: { event: RoomEvent; at: Position }[]): PollAnswer | undefined {
+  const messages: Message[] = [];
+  const updates = new Map<string, Message>();
+  let cursor: Position | undefined;
+  for (const { event, at } of events) {
+    if (event.type === "message") {
+      if (messages.length === Limits.pollMax) break;
+      messages.push(event.message);
+    } else if (event.type === "update") {
+      const index = messages.findIndex((m) => m.id === event.message.id);
+      if (index >= 0) messages[index] = event.message;
+      else {
+        // Change order: a message changed again moves to its latest change.
+        updates.delete(event.message.id);
+        updates.set(event.message.id, event.message);
+      }
+    } else continue;
+    cursor = at;
+  }
+  if (!cursor) return undefined;
+  return { messages, updates: [...updates.values()], cursor: formatPosition(cursor) };
+}
+
 export async function longPoll(req: Request, res: Response, roomId: string, options: PollOptions): Promise<void> {
   const after = queryString(req, "after");
   const timeoutSec = parsePollTimeout(queryString(req, "timeout"));
-  const { history } = options.services.stores;
+  const { messages: store } = options.services.stores;
 
   let done = false;
-  let since: ParsedId | undefined;
-  let live: Message[] = [];
+  /** Only changes after this position count; undefined until the store has been read. */
+  let since: Position | undefined;
+  let live: { event: RoomEvent; at: Position }[] = [];
   let flushScheduled = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const finish = (messages: Message[], cursor: string | null) => {
+  const finish = (answer: PollAnswer) => {
     if (done) return;
     done = true;
     stopListening();
     clearTimeout(timer);
-    if (!res.writableEnded && !res.destroyed) res.json({ messages, cursor });
+    if (!res.writableEnded && !res.destroyed) res.json(answer);
   };
   const stopListening = options.delivery.listen(roomId, {
     onEvent(event) {
-      if (event.type !== "message" || done) return;
-      live.push(event.message);
-      // Let messages that arrive in the same turn go out in the same answer.
+      const at = eventPosition(event);
+      if (!at || done) return;
+      live.push({ event, at });
+      // Let changes that arrive in the same turn go out in the same answer.
       if (!flushScheduled && since !== undefined) {
         flushScheduled = true;
         setImmediate(flushLive);
@@ -58,28 +91,23 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
   });
   const flushLive = () => {
     flushScheduled = false;
-    const fresh = live.filter((m) => {
-      const id = parseMessageId(m.id);
-      return id !== undefined && since !== undefined && compareIds(id, since) > 0;
-    });
+    const fresh = live.filter(({ at }) => since !== undefined && comparePositions(at, since) > 0);
     live = [];
-    if (fresh.length > 0) finish(fresh.slice(0, Limits.pollMax), fresh[Math.min(fresh.length, Limits.pollMax) - 1]!.id);
+    const answer = answerFromEvents(fresh);
+    if (answer) finish(answer);
   };
-  res.on("close", () => finish([], null));
+  res.on("close", () => finish({ messages: [], updates: [], cursor: null }));
 
   try {
-    const known = after !== undefined && after !== "" ? await history.since(roomId, after, options.historyMax) : null;
+    const known = after !== undefined && after !== "" ? await store.pollFrom(roomId, after, Limits.pollMax) : null;
     if (done) return;
-    if (known && known.length > 0) {
-      const page = known.slice(0, Limits.pollMax);
-      return finish(page, page[page.length - 1]!.id);
-    }
-    const cursor = known ? after! : await history.newestId(roomId);
-    // From here on, only messages newer than the cursor count (the "from now on" of an unknown `after`).
-    since = cursor === null ? { ms: -1, seq: -1 } : (parseMessageId(cursor) ?? { ms: -1, seq: -1 });
+    if (known && (known.messages.length > 0 || known.updates.length > 0)) return finish(known);
+    // Unknown `after` (or none): from now on, that is after the room's newest position.
+    const cursor = known ? known.cursor : await store.head(roomId);
+    since = (cursor === null ? undefined : parsePosition(cursor)) ?? { epoch: -1, n: -1 };
     if (live.length > 0) flushLive();
     if (done) return;
-    timer = setTimeout(() => finish([], cursor), timeoutSec * 1000);
+    timer = setTimeout(() => finish({ messages: [], updates: [], cursor }), timeoutSec * 1000);
   } catch (error) {
     done = true;
     stopListening();

@@ -1,14 +1,16 @@
 /**
  * `GET /api/rooms/:roomId/events` (§5): Server-Sent Events, live from the
  * moment of connecting. `Last-Event-ID` (or `?lastEventId=`) first replays
- * the messages after that id; live events that arrive during the replay are
- * held back and deduplicated, so nothing is missed or sent twice.
+ * the changes after that position, in change order (§8); live events that
+ * arrive during the replay are held back and deduplicated by position, so
+ * nothing is missed or sent twice.
  */
 import type { Request, Response } from "express";
 import { Limits } from "../../../shared";
 import type { RoomEvent } from "../../core/bus";
-import { compareIds, parseMessageId } from "../../core/message-id";
+import { comparePositions, type Position } from "../../core/position";
 import type { Identity } from "../../auth/tokens";
+import { eventPosition, missedAsEvents } from "../../features/chat/missed";
 import type { Services } from "../../services";
 import type { LocalDelivery } from "../delivery";
 import { shouldDropTyping, type WatchedConnection } from "../slow-consumers";
@@ -18,6 +20,7 @@ import { queryString } from "./http-errors";
 export interface SseOptions {
   services: Services;
   delivery: LocalDelivery;
+  /** The most changes a replay sends; a longer gap is treated as "from now on". */
   historyMax: number;
   /** @default 15000 */
   heartbeatMs?: number;
@@ -32,6 +35,8 @@ export function formatSseEvent(event: RoomEvent): string {
   switch (event.type) {
     case "message":
       return `id: ${event.message.id}\nevent: message\ndata: ${JSON.stringify(event.message)}\n\n`;
+    case "update":
+      return `id: ${event.message.rev}\nevent: update\ndata: ${JSON.stringify(event.message)}\n\n`;
     case "presence":
       return `event: presence\ndata: ${JSON.stringify({ type: event.change, roomId: event.roomId, user: event.user })}\n\n`;
     case "typing":
@@ -58,16 +63,16 @@ export async function streamRoomEvents(
   options.onOpen?.(1);
 
   let held: RoomEvent[] | undefined = [];
-  let lastSent = undefined as ReturnType<typeof parseMessageId>;
+  let lastSent: Position | undefined;
   const maxBuffered = options.maxBufferedBytes;
   const write = (event: RoomEvent) => {
     const behind = maxBuffered !== undefined && shouldDropTyping(res.writableLength, maxBuffered);
     if (event.type === "typing" && behind) return;
-    if (event.type === "message") {
-      const id = parseMessageId(event.message.id);
+    const position = eventPosition(event);
+    if (position) {
       // Skip what the replay already sent.
-      if (id && lastSent && compareIds(id, lastSent) <= 0) return;
-      if (id) lastSent = id;
+      if (lastSent && comparePositions(position, lastSent) <= 0) return;
+      lastSent = position;
     }
     res.write(formatSseEvent(event));
   };
@@ -97,9 +102,9 @@ export async function streamRoomEvents(
 
   try {
     if (lastEventId !== undefined && lastEventId !== "") {
-      // An unknown or no longer retained id means "from now on".
-      const missed = await options.services.stores.history.since(roomId, lastEventId, options.historyMax);
-      for (const message of missed ?? []) write({ type: "message", roomId, message });
+      // An unknown or no longer covered position means "from now on".
+      const missed = await options.services.stores.messages.since(roomId, lastEventId, options.historyMax);
+      if (missed) for (const event of missedAsEvents(roomId, missed)) write(event);
     }
   } finally {
     const pending = held;

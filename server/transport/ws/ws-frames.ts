@@ -69,6 +69,8 @@ export function eventFrame(event: RoomEvent): ServerFrame {
   switch (event.type) {
     case "message":
       return { type: "message:new", data: event.message };
+    case "update":
+      return { type: "message:updated", data: event.message };
     case "presence":
       return { type: `presence:${event.change}`, data: { roomId: event.roomId, user: event.user } };
     case "typing":

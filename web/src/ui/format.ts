@@ -75,6 +75,8 @@ export function errorText(error: Pick<HuddleClientError, "code" | "message" | "r
       return "This server speaks another protocol version";
     case "internal":
       return "Something went wrong on the server";
+    case "limit_exceeded":
+      return /room/.test(error.message) ? "You are in too many rooms" : "Too many open connections";
   }
 }
 
