@@ -19,7 +19,7 @@ import { killAll } from "./lib/processes.mjs";
 import { markdown, summarise } from "./lib/report.mjs";
 import { startLoaders } from "./lib/loaders.mjs";
 import { GROUPS, plan, runSession } from "./lib/sessions.mjs";
-import { HUDDLE_ENTRY, snapshotHuddle } from "./lib/servers.mjs";
+import { HUDDLE_BUILD, snapshotHuddle } from "./lib/servers.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = `${ROOT}bench/results`;
@@ -53,7 +53,7 @@ function parseOptions(argv) {
   if (values.help) {
     process.stdout.write("npm run bench -- [--full] [--build] [--flag value …]\n\n");
     process.stdout.write(
-      "  --full  10 s windows and 2 s warm-up, as in issue 5\n  --build  rebuild dist/server.js first\n",
+      "  --full  10 s windows and 2 s warm-up, as in issue 5\n  --build  bring dist/ up to date first (npm run build)\n",
     );
     for (const [name, [def, text]] of Object.entries(FLAGS)) {
       process.stdout.write(`  --${name.padEnd(20)} ${text}${def ? ` (default ${def})` : ""}\n`);
@@ -107,11 +107,11 @@ function parseOptions(argv) {
 }
 
 function ensureBuild(force, cpuProfDir) {
-  if (force || !existsSync(HUDDLE_ENTRY)) {
+  if (force || !existsSync(HUDDLE_BUILD)) {
     process.stderr.write("bench: building dist/server.js (npm run build)\n");
     execFileSync(process.execPath, [`${ROOT}scripts/build.mjs`], { cwd: ROOT, stdio: "inherit" });
   }
-  const built = statSync(HUDDLE_ENTRY).mtime.toISOString().slice(0, 16).replace("T", " ");
+  const built = statSync(HUDDLE_BUILD).mtime.toISOString().slice(0, 16).replace("T", " ");
   const { entry, hash } = snapshotHuddle(cpuProfDir && `${cpuProfDir}/build`);
   return { entry, label: `dist/server.js built ${built} UTC, sha256 ${hash}` };
 }

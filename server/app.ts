@@ -9,6 +9,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KeySetFetchError, KeySetUnavailableError } from "./auth/jwks";
 import type { Config } from "./config";
@@ -34,7 +35,7 @@ export interface AppDeps {
   clock?: Clock;
   /** The stores to use; by default the in-memory ones (the Redis ones come from `createRedisStores`). */
   stores?: Stores;
-  /** Where the built web client is. @default dist/web beside the repo root */
+  /** Where the built web client is. @default the web/ of the build this bundle is part of, else dist/web */
   webRoot?: string;
   /** SSE heartbeat interval. @default 15000 */
   sseHeartbeatMs?: number;
@@ -153,7 +154,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     origins,
     historyMax: config.historyMax,
     maxPayloadBytes: config.maxPayloadBytes,
-    webRoot: deps.webRoot ?? join(__dirname, "..", "dist", "web"),
+    webRoot: deps.webRoot ?? defaultWebRoot(),
     isReady: () => !draining && stores.isReady(),
     sseHeartbeatMs: deps.sseHeartbeatMs,
     maxBufferedBytes: config.maxBufferedBytes,
@@ -229,6 +230,16 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       await stores.close().catch((error) => logError(error, "close"));
     },
   };
+}
+
+/**
+ * The bundle runs from its build's real path, dist/builds/<hash>/server.js (see scripts/build.mjs), with
+ * that build's web client beside it: serving that one keeps a node on the client it was built with when
+ * a later start switches dist/current. Run from the sources (tests), __dirname is server/: dist/web.
+ */
+function defaultWebRoot(): string {
+  const beside = join(__dirname, "web");
+  return existsSync(beside) ? beside : join(__dirname, "..", "dist", "web");
 }
 
 function refuseRequest(res: ServerResponse, status: number, message: string) {

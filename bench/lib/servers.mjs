@@ -6,7 +6,7 @@
  * the load.
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,13 +14,15 @@ import { freePort, startListening } from "./processes.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const HUDDLE_ENTRY = `${ROOT}dist/server.js`;
+/** The bundle dist/server.js runs: dist/current links to the latest build (see scripts/build.mjs). */
+export const HUDDLE_BUILD = `${ROOT}dist/current/server.js`;
 const BARE_ENTRY = `${ROOT}bench/bare-server.mjs`;
 
 /**
- * Copies dist/server.js (and its source map) to a private directory, so that
- * a rebuild in the working tree while the bench runs cannot change what is
- * measured. The copy finds its packages through NODE_PATH. Returns its path
- * and a short hash naming the build.
+ * Copies the bundle dist/server.js runs (and its source map) to a private
+ * directory, so that a rebuild in the working tree while the bench runs
+ * cannot change what is measured. The copy finds its packages through
+ * NODE_PATH. Returns its path and a short hash naming the build.
  * @param keepIn a directory to copy to and keep (default: a temporary one, removed at exit)
  */
 export function snapshotHuddle(keepIn) {
@@ -29,8 +31,10 @@ export function snapshotHuddle(keepIn) {
   if (keepIn) mkdirSync(dir, { recursive: true });
   else process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   const entry = join(dir, "server.js");
-  copyFileSync(HUDDLE_ENTRY, entry);
-  if (existsSync(`${HUDDLE_ENTRY}.map`)) copyFileSync(`${HUDDLE_ENTRY}.map`, `${entry}.map`);
+  // Resolved once, so the bundle and its map come from the same build even if dist/current switches.
+  const build = realpathSync(HUDDLE_BUILD);
+  copyFileSync(build, entry);
+  if (existsSync(`${build}.map`)) copyFileSync(`${build}.map`, `${entry}.map`);
   const hash = createHash("sha256").update(readFileSync(entry)).digest("hex").slice(0, 12);
   return { entry, hash };
 }

@@ -1,8 +1,8 @@
 /**
  * Real Huddle nodes for cluster tests: separate `node dist/server.js`
  * processes (so one can be SIGKILLed) sharing a private redis-server, with
- * short heartbeat intervals. The server bundle is rebuilt first when any
- * source is newer than it, so the processes run the code under test.
+ * short heartbeat intervals. dist/ is brought up to date first (rebuilt when
+ * any input changed), so the processes run the code under test.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server, type Socket } from "node:net";

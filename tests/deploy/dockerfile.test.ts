@@ -11,7 +11,8 @@ import { startApp, stopAllApps } from "../helpers/app";
 import { freePort } from "../helpers/ports";
 import { builtinModules } from "node:module";
 import { REPO_ROOT } from "./nginx-harness";
-import { ensureBuilt, SERVER_BUNDLE } from "./node-processes";
+import { currentBundle } from "../helpers/server-bundle";
+import { ensureBuilt } from "./node-processes";
 
 const execFileAsync = promisify(execFile);
 
@@ -136,7 +137,7 @@ describe("Dockerfile", () => {
   test("the runtime stage's production install provides every package the server bundle requires", () => {
     // The bundle keeps npm packages external; `npm ci --omit=dev` installs the lock file's non-dev entries.
     ensureBuilt();
-    const bundle = readFileSync(SERVER_BUNDLE, "utf8");
+    const bundle = readFileSync(currentBundle(), "utf8");
     const required = new Set(
       [...bundle.matchAll(/require\("([^"]+)"\)/g)]
         .map((m) => m[1]!)

@@ -10,7 +10,7 @@ import { REPO_ROOT } from "./nginx-harness";
 
 export { SERVER_BUNDLE };
 
-/** Builds dist/server.js when it is missing or older than the server's sources (`npm test` builds first anyway). */
+/** Brings dist/ up to date with scripts/build.mjs, which does nothing when no input changed (`npm test` builds first anyway). */
 export function ensureBuilt(): void {
   ensureServerBuilt();
 }

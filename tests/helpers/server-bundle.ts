@@ -1,42 +1,28 @@
 /**
- * dist/server.js as the tests run it: rebuilt (as `npm run build` does) when it
- * is missing or older than the sources, so node processes always run the code
- * under test. `npm test` builds first, so in CI this only checks.
+ * dist/server.js as the tests run it, brought up to date by scripts/build.mjs
+ * itself (what `npm run build` and `npm start` run), so node processes always
+ * run the code under test and a test never writes dist/ any other way. The
+ * build does nothing when its inputs are unchanged (`npm test` builds first,
+ * so in CI this only checks) and is safe against other builds running at once.
  */
-import { buildSync } from "esbuild";
-import { existsSync, readdirSync, renameSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { realpathSync } from "node:fs";
 import { join } from "node:path";
 
 const ROOT = join(__dirname, "..", "..");
+/** The launcher every deployment runs: it runs the build dist/current links to. */
 export const SERVER_BUNDLE = join(ROOT, "dist", "server.js");
-const BUNDLE = SERVER_BUNDLE;
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
+/** Runs scripts/build.mjs (a no-op when nothing changed); returns dist/server.js. */
+export function ensureServerBuilt(): string {
+  execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  return SERVER_BUNDLE;
 }
 
-/** Builds dist/server.js (as `npm run build` does) when it is missing or older than the sources. */
-export function ensureServerBuilt(): string {
-  const sources = Math.max(newestSource(join(ROOT, "server")), newestSource(join(ROOT, "shared")));
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= sources) return BUNDLE;
-  // Written aside and renamed, so a node starting meanwhile never reads half a file.
-  const temporary = join(ROOT, "dist", `.server-${process.pid}.js`);
-  buildSync({
-    entryPoints: [join(ROOT, "server", "main.ts")],
-    outfile: temporary,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    packages: "external",
-    logLevel: "error",
-  });
-  renameSync(temporary, BUNDLE);
-  return BUNDLE;
+/** The bundle itself (dist/builds/<hash>/server.js) that dist/server.js runs now, for reading its code. */
+export function currentBundle(): string {
+  return realpathSync(join(ROOT, "dist", "current", "server.js"));
 }
