@@ -52,6 +52,8 @@ export interface Config {
   readonly typingTtlMs: number;
   /** How long a `clientMsgId` is remembered (a retry within it returns the first message). */
   readonly clientMsgIdTtlMs: number;
+  /** Rooms with more members than this do not broadcast public read markers (§9). */
+  readonly readBroadcastMaxMembers: number;
   readonly maxPayloadBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Things that work but deserve an operator's attention; `main.ts` logs them at start-up. */
@@ -190,6 +192,7 @@ export function loadConfig(
     historyMax: integer("HISTORY_MAX", 1000, 1, 10_000_000),
     typingTtlMs: integer("TYPING_TTL_MS", 5000, 100, 3_600_000),
     clientMsgIdTtlMs: integer("CLIENT_MSG_ID_TTL_MS", 600_000, 1000, 30 * 86_400_000),
+    readBroadcastMaxMembers: integer("READ_BROADCAST_MAX_MEMBERS", 100, 0, 1_000_000),
     maxPayloadBytes: integer("MAX_PAYLOAD_BYTES", 65536, 1024, 100 * 1024 * 1024),
     logLevel: logLevelRaw as Config["logLevel"],
     tls,

@@ -8,6 +8,7 @@ import type { Clock } from "./core/clock";
 import { createChatService, type ChatService } from "./features/chat/chat.service";
 import { createRoomsService, type RoomsService } from "./features/rooms/rooms.service";
 import { createTypingService, type TypingService } from "./features/typing/typing.service";
+import { createReadsService, type ReadsService } from "./features/reads/reads.service";
 import type { Stores } from "./stores";
 
 export interface Services {
@@ -19,6 +20,7 @@ export interface Services {
   readonly rooms: RoomsService;
   readonly chat: ChatService;
   readonly typing: TypingService;
+  readonly reads: ReadsService;
   close(): void;
 }
 
@@ -45,7 +47,15 @@ export function createServices(
     onError,
     onStored,
   });
+  const reads = createReadsService({
+    store: stores.reads,
+    bus: stores.bus,
+    clock,
+    broadcastMaxMembers: config.readBroadcastMaxMembers,
+    onError,
+  });
   const rooms = createRoomsService({
+    reads,
     presence: stores.presence,
     messages: stores.messages,
     typingStore: stores.typing,
@@ -61,6 +71,10 @@ export function createServices(
     rooms,
     chat,
     typing,
-    close: () => typing.close(),
+    reads,
+    close: () => {
+      typing.close();
+      reads.close();
+    },
   };
 }

@@ -10,11 +10,15 @@ import { createMemoryConnectionRegistry, type ConnectionRegistry } from "./featu
 import { createMemoryRateLimiter, type RateLimit, type RateLimiter } from "./features/limits/rate-limiter";
 import { createMemoryPresenceStore, type PresenceStore } from "./features/rooms/presence.store";
 import { createMemoryTypingStore, type TypingStore } from "./features/typing/typing.store";
+import { createMemoryReadStore, type MemoryReadStore } from "./features/reads/read.memory";
+import type { ReadStore } from "./features/reads/read.store";
 
 export interface Stores {
   readonly bus: RoomEventBus;
   /** Messages, their changes and their idempotency records. */
   readonly messages: MessageStore;
+  /** Read markers and the users' rooms (§9). */
+  readonly reads: ReadStore;
   readonly presence: PresenceStore;
   readonly typing: TypingStore;
   /** The per-user message budget (`RATE_BURST`, `RATE_PER_SEC`). */
@@ -41,14 +45,24 @@ export interface StoreOptions {
 
 export function createMemoryStores(options: StoreOptions): Stores {
   const bus = createMemoryBus();
+  const presence = createMemoryPresenceStore();
+  // The read state and the messages share one room: the author's marker moves as a message is stored.
+  let reads: MemoryReadStore | undefined;
+  const messages = createMemoryMessageStore({
+    bus,
+    historyMax: options.historyMax,
+    idempotencyTtlMs: options.clientMsgIdTtlMs,
+    onAuthored: (message) => reads?.authored(message),
+  });
+  reads = createMemoryReadStore({
+    messages: messages.local,
+    members: async (roomId) => (await presence.members(roomId)).length,
+  });
   return {
     bus,
-    messages: createMemoryMessageStore({
-      bus,
-      historyMax: options.historyMax,
-      idempotencyTtlMs: options.clientMsgIdTtlMs,
-    }),
-    presence: createMemoryPresenceStore(),
+    messages,
+    reads,
+    presence,
     typing: createMemoryTypingStore(),
     messageLimiter: createMemoryRateLimiter(options.messageLimit),
     typingLimiter: createMemoryRateLimiter(options.typingLimit),

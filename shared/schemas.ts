@@ -135,6 +135,9 @@ export const ClientEventSchemas = {
   "message:delete": DeletePayloadSchema,
   "reaction:add": ReactionPayloadSchema,
   "reaction:remove": ReactionPayloadSchema,
+  "room:read": ReadPayloadSchema,
+  "room:reads": ReadsPayloadSchema,
+  "rooms:list": RoomsListPayloadSchema,
 } as const;
 export type ClientEventName = keyof typeof ClientEventSchemas;
 export const CLIENT_EVENT_NAMES = Object.keys(ClientEventSchemas) as ClientEventName[];

@@ -12,7 +12,14 @@ export type RoomEvent =
   /** An edit, a delete or a reaction: the message in its new state; its `rev` is the change's position. */
   | { type: "update"; roomId: string; message: Message }
   | { type: "presence"; roomId: string; change: "join" | "leave"; user: User }
+  /**
+   * A read marker moved (§9): `readUpTo`/`readSeq` for the user's own sockets; `public`, when the position
+   * others see moved too and the room is small enough to be told, for the room's other sockets.
+   */
+  | { type: "read"; roomId: string; user: User; readUpTo: string; readSeq: number; public?: ReadPosition }
   | { type: "typing"; roomId: string; users: User[] };
+
+export type ReadPosition = { readUpTo: string; readSeq: number };
 
 export type RoomEventListener = (event: RoomEvent) => void;
 

@@ -21,6 +21,12 @@ export interface Keys {
   revs(roomId: string): string;
   /** The first message stored for a (room, user, clientMsgId): its id, seq and ts. */
   sent(roomId: string, userId: string, clientMsgId: string): string;
+  /** A room's read markers (hash: user id → marker JSON). */
+  reads(roomId: string): string;
+  /** A room's public read positions (sorted set: user id by public seq). */
+  publicReads(roomId: string): string;
+  /** A user's rooms (sorted set: room id by when it became theirs, ms). */
+  userRooms(userId: string): string;
   /** A room's members: user id → join order. */
   members(roomId: string): string;
   /** A room's members: user id → user JSON. */
@@ -47,6 +53,9 @@ export interface Keys {
   nodeConnections(nodeId: string): string;
 }
 
+/** 96 bits of sha1, base64url: short, and safe inside a key whatever the input holds. */
+const digest = (text: string) => createHash("sha1").update(text).digest("base64url").slice(0, 16);
+
 /** @param prefix put before every key and channel. @default "huddle:" */
 export function createKeys(prefix = "huddle:"): Keys {
   const p = prefix;
@@ -59,13 +68,16 @@ export function createKeys(prefix = "huddle:"): Keys {
     order: (roomId) => `${p}{${roomId}}:idx`,
     revs: (roomId) => `${p}{${roomId}}:rev`,
     // A digest of (user, clientMsgId): short keys keep a remembered send small, whatever the ids' lengths.
-    sent: (roomId, userId, clientMsgId) =>
-      `${p}{${roomId}}:s:${createHash("sha1").update(`${userId}\n${clientMsgId}`).digest("base64url").slice(0, 16)}`,
-    members: (roomId) => `${p}members:${roomId}`,
-    names: (roomId) => `${p}names:${roomId}`,
-    presenceConnections: (roomId, userId) => `${p}pconn:${roomId}\n${userId}`,
+    sent: (roomId, userId, clientMsgId) => `${p}{${roomId}}:s:${digest(`${userId}\n${clientMsgId}`)}`,
+    reads: (roomId) => `${p}{${roomId}}:reads`,
+    publicReads: (roomId) => `${p}{${roomId}}:pub`,
+    // A user's keys share a hash tag of their own: a digest, since a user id may hold braces.
+    userRooms: (userId) => `${p}u{${digest(userId)}}:rooms`,
+    members: (roomId) => `${p}{${roomId}}:members`,
+    names: (roomId) => `${p}{${roomId}}:names`,
+    presenceConnections: (roomId, userId) => `${p}{${roomId}}:pconn:${userId}`,
     userConnections: (userId) => `${p}uconn:${userId}`,
-    typing: (roomId) => `${p}typing:${roomId}`,
+    typing: (roomId) => `${p}{${roomId}}:typing`,
     typingDue: `${p}typing-due`,
     bucket: (limiter, key) => `${p}bucket:${limiter}:${key}`,
     sequence: `${p}seq`,

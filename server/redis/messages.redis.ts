@@ -53,9 +53,10 @@ if not e then
 end
 `;
 
-// KEYS: room, messages, order, revs, sent (the room key again when there is none), [bucket].
+// KEYS: room, messages, order, revs, sent (the room key again when there is none), reads, public reads, [bucket].
 // ARGV: now (ms), historyMax, ttlMs, channel, message JSON after its first "{" (without id, seq, rev), event head,
-// has sent, replyTo ("" for none), [burst, rate, now].
+// has sent, replyTo ("" for none), author id, [burst, rate, now].
+// The author's read marker (§9), if they have one, moves to their message in the same step.
 // Replies: {0, json} stored; {1, json} the first message of this clientMsgId; {3, "id seq ts"} the same, no
 // longer kept; {2, tokens} refused by the budget; {4} replyTo is not a message of the room.
 const APPEND = defineScript(`
@@ -69,8 +70,8 @@ if hasSent then
   end
 end
 if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[8]) == 0 then return {4} end
-if #KEYS > 5 then
-  ${takeTokenLua("KEYS[6]", "ARGV[9]", "ARGV[10]", "ARGV[11]")}
+if #KEYS > 7 then
+  ${takeTokenLua("KEYS[8]", "ARGV[10]", "ARGV[11]", "ARGV[12]")}
   if not taken then return {2, string.format('%.17g', tokens)} end
 end
 ${EPOCH_LUA}
@@ -91,6 +92,13 @@ if redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[2]) then
   end
 end
 if hasSent then redis.call('SET', KEYS[5], id .. ' ' .. seq .. ' ' .. ARGV[1], 'PX', ARGV[3]) end
+local marker = redis.call('HGET', KEYS[6], ARGV[9])
+if marker then
+  local m = cjson.decode(marker)
+  m.s, m.u, m.ps, m.pu = seq, id, seq, id
+  redis.call('HSET', KEYS[6], ARGV[9], cjson.encode(m))
+  redis.call('ZADD', KEYS[7], seq, ARGV[9])
+end
 redis.call('PUBLISH', ARGV[4], ARGV[6] .. json .. '}')
 return {0, json}
 `);
@@ -212,7 +220,14 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
     const reply = (await guard(() =>
       APPEND.run(
         client,
-        [...roomKeys(draft.roomId), keys.revs(draft.roomId), sentKey, ...bucketKeys],
+        [
+          ...roomKeys(draft.roomId),
+          keys.revs(draft.roomId),
+          sentKey,
+          keys.reads(draft.roomId),
+          keys.publicReads(draft.roomId),
+          ...bucketKeys,
+        ],
         [
           draft.ts,
           historyMax,
@@ -222,6 +237,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
           eventHead("message", draft.roomId),
           hasSent ? 1 : 0,
           draft.replyTo ?? "",
+          draft.user.id,
           ...bucketArgs,
         ],
       ),

@@ -40,11 +40,12 @@ local left = 0
 for _, raw in ipairs(redis.call('SMEMBERS', nodeKey .. 'presence')) do
   local entry = cjson.decode(raw)
   local room, user, conn = entry[1], entry[2], entry[3]
-  local connections = p .. 'pconn:' .. room .. '\\n' .. user
+  local tag = p .. '{' .. room .. '}:'
+  local connections = tag .. 'pconn:' .. user
   if redis.call('SREM', connections, conn) == 1 and redis.call('SCARD', connections) == 0 then
-    redis.call('ZREM', p .. 'members:' .. room, user)
-    local json = redis.call('HGET', p .. 'names:' .. room, user)
-    redis.call('HDEL', p .. 'names:' .. room, user)
+    redis.call('ZREM', tag .. 'members', user)
+    local json = redis.call('HGET', tag .. 'names', user)
+    redis.call('HDEL', tag .. 'names', user)
     if json then
       redis.call('PUBLISH', ARGV[3], '{"type":"presence","roomId":' .. cjson.encode(room) .. ',"change":"leave","user":' .. json .. '}')
       left = left + 1

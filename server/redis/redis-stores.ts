@@ -14,6 +14,7 @@ import type { Stores } from "../stores";
 import { closeConnection, createGuard, createRedisConnection, type Redis } from "./client";
 import { createRedisBus } from "./bus.redis";
 import { createRedisMessageStore } from "./messages.redis";
+import { createRedisReadStore } from "./reads.redis";
 import { createKeys, type Keys } from "./keys";
 import { createRedisConnectionRegistry, createRedisRateLimiter } from "./limits.redis";
 import { createNodeLife } from "./nodes.redis";
@@ -145,6 +146,7 @@ export async function createRedisStores(
     client,
     bus,
     messages,
+    reads: createRedisReadStore({ client, guard, keys }),
     presence,
     typing,
     messageLimiter: createRedisRateLimiter({

@@ -16,6 +16,7 @@ import {
   type AckResults,
   type ClientEventName,
 } from "../../shared";
+import { canAccessRoom } from "../auth/tokens";
 import type { Connection } from "../core/connection";
 import type { Actor } from "../features/chat/message-rules";
 import { toWireError } from "../errors";
@@ -58,7 +59,7 @@ export function isClientEventName(type: unknown): type is ClientEventName {
 }
 
 export function createCommands(services: Services, hooks: CommandHooks): Commands {
-  const { rooms, chat, typing } = services;
+  const { rooms, chat, typing, reads } = services;
 
   const handlers: Handlers = {
     async "room:join"(target, payload) {
@@ -67,8 +68,10 @@ export function createCommands(services: Services, hooks: CommandHooks): Command
       if (target.isClosed()) await rooms.leaveAll(target.conn);
       return result;
     },
-    async "room:leave"(target, { roomId }) {
+    async "room:leave"(target, { roomId, forget }) {
       await rooms.leave(target.conn, roomId, () => target.detach(roomId));
+      // Forgetting works whether or not this connection is in the room (from a room list, say).
+      if (forget) await reads.forget(target.conn.identity.user.id, roomId);
       return {};
     },
     async "message:send"(target, payload) {
@@ -105,6 +108,20 @@ export function createCommands(services: Services, hooks: CommandHooks): Command
     async "room:history"(target, { roomId, before, limit }) {
       rooms.assertJoined(target.conn, roomId);
       return chat.page(roomId, { before, limit });
+    },
+    async "room:read"(target, payload) {
+      rooms.assertJoined(target.conn, payload.roomId);
+      return reads.markRead(target.conn.identity.user, payload.roomId, payload.upTo, payload.private ?? false);
+    },
+    async "room:reads"(target, { roomId }) {
+      rooms.assertJoined(target.conn, roomId);
+      return { reads: await reads.reads(roomId) };
+    },
+    async "rooms:list"(target) {
+      const { identity } = target.conn;
+      // A room the token no longer allows is not shown (the `rooms` claim may have narrowed since).
+      const mine = await reads.rooms(identity.user.id);
+      return { rooms: mine.filter((room) => canAccessRoom(identity, room.roomId)) };
     },
   };
 

@@ -2,16 +2,19 @@
  * Local delivery: the one subscriber of the room-event bus on this node. It
  * hands each event to this node's Socket.IO sockets (one encode per
  * broadcast, through Socket.IO rooms) and to its other listeners: SSE
- * streams, long polls and plain WebSocket clients.
+ * streams, long polls and plain WebSocket clients. Read markers (§9) also go
+ * to the user's own connections, whatever rooms they are in: for that it keeps
+ * the ids of each user's sockets on this node.
  */
-import type { Server } from "socket.io";
+import type { Server, Socket } from "socket.io";
 import type { RoomEvent, RoomEventBus } from "../core/bus";
 import { LAGGING_ROOM } from "./slow-consumers";
 import { roomKey } from "./socket/room-keys";
+import { readUpdate } from "./ws/ws-frames";
 
 /** A listener that is not a Socket.IO socket: an SSE stream, a long poll, a plain WebSocket. */
 export interface RoomListener {
-  /** The listener's user, so that a user's own `presence:join` is not sent back to them. */
+  /** The listener's user, so that a user's own `presence:join` and read markers are not sent back as others'. */
   readonly userId?: string;
   onEvent(event: RoomEvent): void;
 }
@@ -19,29 +22,76 @@ export interface RoomListener {
 export interface LocalDelivery {
   /** Starts sending `roomId`'s events to `listener`; returns the function that stops it. */
   listen(roomId: string, listener: RoomListener): () => void;
+  /** Starts sending the events meant for `userId`'s own connections (read markers) to `listener`. */
+  listenUser(userId: string, listener: RoomListener): () => void;
   close(): void;
 }
 
 // Socket.IO's typed `emit` cannot take a union of event names, and every event here is checked by construction.
 type LooseServer = Server<any, any, any, any>;
+type ReadEvent = Extract<RoomEvent, { type: "read" }>;
+
+/** Socket ids by user, for the events of a user's own sockets: one id as a string, a Set from the second. */
+function createUserIndex() {
+  const users = new Map<string, string | Set<string>>();
+  return {
+    add(userId: string, socketId: string) {
+      const held = users.get(userId);
+      if (held === undefined) users.set(userId, socketId);
+      else if (typeof held === "string") users.set(userId, new Set([held, socketId]));
+      else held.add(socketId);
+    },
+    remove(userId: string, socketId: string) {
+      const held = users.get(userId);
+      if (held === socketId) users.delete(userId);
+      else if (typeof held === "object") {
+        held.delete(socketId);
+        if (held.size === 1) users.set(userId, held.values().next().value as string);
+      }
+    },
+    of(userId: string): string[] {
+      const held = users.get(userId);
+      return held === undefined ? [] : typeof held === "string" ? [held] : [...held];
+    },
+  };
+}
 
 export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDelivery {
   const listeners = new Map<string, Set<RoomListener>>();
-
+  const userListeners = new Map<string, Set<RoomListener>>();
   const sockets = io.of("/");
+  const byUser = createUserIndex();
+
+  // One listener function for every socket (`this` is the socket), as the socket server does.
+  function onSocketGone(this: Socket) {
+    const userId = (this.data as { user?: { id?: string } } | undefined)?.user?.id;
+    if (userId !== undefined) byUser.remove(userId, this.id);
+  }
+  sockets.on("connection", (socket: Socket) => {
+    const userId = (socket.data as { user?: { id?: string } } | undefined)?.user?.id;
+    if (userId === undefined) return;
+    byUser.add(userId, socket.id);
+    socket.on("disconnect", onSocketGone);
+  });
 
   /**
-   * The ids of `userId`'s sockets in Socket.IO room `key` on this node. Found by looking at the room's sockets
-   * when a user's first connection joins (rare, and O(room)) rather than by a room per user, which every idle
-   * socket would pay for in memory. Each socket is in a room named by its id, so the ids work with `except`.
+   * The ids of `userId`'s sockets in Socket.IO room `key` on this node. Each socket is in a room named by its id,
+   * so the ids work with `except`.
    */
-  const socketsOfUser = (key: string, userId: string): string[] => {
-    const ids: string[] = [];
-    for (const id of sockets.adapter.rooms.get(key) ?? []) {
-      if ((sockets.sockets.get(id)?.data as { user?: { id?: string } } | undefined)?.user?.id === userId) ids.push(id);
-    }
-    return ids;
+  const socketsOfUserIn = (key: string, userId: string): string[] => {
+    const room = sockets.adapter.rooms.get(key);
+    return room ? byUser.of(userId).filter((id) => room.has(id)) : [];
   };
+
+  /** A read event as its receivers see it: the user's own marker, or the public position for the others. */
+  const ownRead = ({ public: _public, ...own }: ReadEvent): ReadEvent => own;
+  const publicRead = (event: ReadEvent): ReadEvent => ({
+    type: "read",
+    roomId: event.roomId,
+    user: event.user,
+    readUpTo: event.public!.readUpTo,
+    readSeq: event.public!.readSeq,
+  });
 
   const toSockets = (event: RoomEvent) => {
     const key = roomKey(event.roomId);
@@ -57,7 +107,7 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDe
         if (event.change === "join") {
           // "the room's other sockets": the joiner's own sockets already know.
           room
-            .except(socketsOfUser(key, event.user.id))
+            .except(socketsOfUserIn(key, event.user.id))
             .emit("presence:join", { roomId: event.roomId, user: event.user });
         } else {
           room.emit("presence:leave", { roomId: event.roomId, user: event.user });
@@ -67,32 +117,53 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDe
         // Sockets that are behind (./slow-consumers.ts) skip typing updates: ephemeral, and corrected by the next.
         room.except(LAGGING_ROOM).emit("typing:update", { roomId: event.roomId, users: event.users });
         break;
+      case "read": {
+        const own = byUser.of(event.user.id);
+        if (own.length > 0) io.local.to(own).emit("read:updated", readUpdate(ownRead(event)));
+        if (event.public) room.except(own).emit("read:updated", readUpdate(publicRead(event)));
+        break;
+      }
+    }
+  };
+
+  const toListeners = (event: RoomEvent) => {
+    if (event.type === "read") {
+      for (const listener of userListeners.get(event.user.id) ?? []) listener.onEvent(ownRead(event));
+      if (!event.public) return;
+      const shown = publicRead(event);
+      for (const listener of listeners.get(event.roomId) ?? []) {
+        if (listener.userId !== event.user.id) listener.onEvent(shown);
+      }
+      return;
+    }
+    for (const listener of listeners.get(event.roomId) ?? []) {
+      if (event.type === "presence" && event.change === "join" && listener.userId === event.user.id) continue;
+      listener.onEvent(event);
     }
   };
 
   const unsubscribe = bus.subscribe((event) => {
     toSockets(event);
-    const roomListeners = listeners.get(event.roomId);
-    if (!roomListeners) return;
-    for (const listener of roomListeners) {
-      if (event.type === "presence" && event.change === "join" && listener.userId === event.user.id) continue;
-      listener.onEvent(event);
-    }
+    toListeners(event);
   });
 
+  const add = (map: Map<string, Set<RoomListener>>, key: string, listener: RoomListener) => {
+    let set = map.get(key);
+    if (!set) map.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && map.get(key) === set) map.delete(key);
+    };
+  };
+
   return {
-    listen(roomId, listener) {
-      let roomListeners = listeners.get(roomId);
-      if (!roomListeners) listeners.set(roomId, (roomListeners = new Set()));
-      roomListeners.add(listener);
-      return () => {
-        roomListeners.delete(listener);
-        if (roomListeners.size === 0 && listeners.get(roomId) === roomListeners) listeners.delete(roomId);
-      };
-    },
+    listen: (roomId, listener) => add(listeners, roomId, listener),
+    listenUser: (userId, listener) => add(userListeners, userId, listener),
     close() {
       unsubscribe();
       listeners.clear();
+      userListeners.clear();
     },
   };
 }

@@ -46,7 +46,8 @@ describe("chat between a plain client and a Socket.IO client", () => {
     const roomId = freshRoom();
     const sio = await connectClient(server.url, { claims: { sub: "ws-carol", name: "Carol" } });
     await sio.emitWithAck("room:join", { roomId });
-    await sio.emitWithAck("message:send", { roomId, text: "before you came" });
+    const sent = await sio.emitWithAck("message:send", { roomId, text: "before you came" });
+    if (!sent.ok) throw new Error("send failed");
     const { client: plain } = await connectPlain(server.url, { claims: { sub: "ws-dave", name: "Dave" } });
     const ack = await plain.request("room:join", { roomId });
     expect(ack).toEqual({
@@ -60,7 +61,7 @@ describe("chat between a plain client and a Socket.IO client", () => {
       history: [expect.objectContaining({ text: "before you came", user: { id: "ws-carol", name: "Carol" } })],
       resumed: false,
       updates: [],
-      readUpTo: null,
+      readUpTo: sent.message.id,
       unread: 0,
     });
   });

@@ -14,6 +14,8 @@ import type { AppendResult, MessageDraft, MessageStore, Missed, Page } from "./m
 
 export interface MemoryMessageOptions {
   bus: RoomEventBus;
+  /** Told of each message as it is stored, in the same step (the read state moves the author's marker). */
+  onAuthored?: (message: Message) => void;
   /** Messages kept a room. @default 1000 */
   historyMax?: number;
   /** How long a `clientMsgId` is remembered after its message. @default 10 min */
@@ -40,7 +42,21 @@ interface Room {
   sent: Map<string, { n: number; message: Message; expiresAt: number }>;
 }
 
-export function createMemoryMessageStore(options: MemoryMessageOptions): MessageStore {
+/** Synchronous reads for the read state that shares this node's memory (./../reads/read.memory.ts). */
+export interface LocalMessages {
+  /** Message `id` of the room in its stored state, or undefined. */
+  message(roomId: string, id: string): Message | undefined;
+  /** The room's last seq (0 when it has no message). */
+  lastSeq(roomId: string): number;
+  /** The room's newest message, or undefined. */
+  newest(roomId: string): Message | undefined;
+}
+
+export interface MemoryMessageStore extends MessageStore {
+  readonly local: LocalMessages;
+}
+
+export function createMemoryMessageStore(options: MemoryMessageOptions): MemoryMessageStore {
   const historyMax = options.historyMax ?? 1000;
   const idempotencyTtlMs = options.idempotencyTtlMs ?? 10 * 60 * 1000;
   const rooms = new Map<string, Room>();
@@ -115,7 +131,19 @@ export function createMemoryMessageStore(options: MemoryMessageOptions): Message
     more,
   });
 
-  const store: MessageStore = {
+  const store: MemoryMessageStore = {
+    local: {
+      message(roomId, id) {
+        const room = rooms.get(roomId);
+        const i = find(room, id);
+        return i < 0 ? undefined : room!.messages[i];
+      },
+      lastSeq: (roomId) => rooms.get(roomId)?.seq ?? 0,
+      newest(roomId) {
+        const room = rooms.get(roomId);
+        return room && room.messages.length > room.first ? room.messages[room.messages.length - 1] : undefined;
+      },
+    },
     async append(draft: MessageDraft): Promise<AppendResult> {
       const room = roomFor(draft.roomId, draft.ts);
       forgetExpired(room, draft.ts);
@@ -144,6 +172,7 @@ export function createMemoryMessageStore(options: MemoryMessageOptions): Message
       room.ns.push(n);
       if (room.messages.length - room.first > historyMax) trimOldest(room);
       if (key !== undefined) room.sent.set(key, { n, message, expiresAt: draft.ts + idempotencyTtlMs });
+      options.onAuthored?.(message);
       // Published before this call returns, so bus order is store order.
       await options.bus.publish({ type: "message", roomId: draft.roomId, message });
       return { message, duplicate: false };

@@ -12,10 +12,12 @@ import { forbidden, notJoined } from "../../errors";
 import type { MessageStore } from "../chat/message.store";
 import type { TypingStore } from "../typing/typing.store";
 import type { TypingService } from "../typing/typing.service";
+import type { ReadsService } from "../reads/reads.service";
 import type { PresenceStore } from "./presence.store";
 
 export interface RoomsServiceOptions {
   presence: PresenceStore;
+  reads: ReadsService;
   messages: MessageStore;
   typingStore: TypingStore;
   typing: TypingService;
@@ -43,7 +45,7 @@ export interface RoomsService {
 }
 
 export function createRoomsService(options: RoomsServiceOptions): RoomsService {
-  const { presence, messages, typingStore, typing, bus, clock } = options;
+  const { presence, messages, typingStore, typing, bus, clock, reads } = options;
 
   const assertAccess = (identity: Connection["identity"], roomId: string) => {
     if (!canAccessRoom(identity, roomId)) throw forbidden(roomId);
@@ -81,10 +83,11 @@ export function createRoomsService(options: RoomsServiceOptions): RoomsService {
       conn.joined.add(roomId);
       attach();
       if (first) await bus.publish({ type: "presence", roomId, change: "join", user });
-      const [members, typingUsers, past] = await Promise.all([
+      const [members, typingUsers, past, read] = await Promise.all([
         presence.members(roomId),
         typingStore.list(roomId, clock.now()),
         historyFor(roomId, input.since),
+        reads.enter(user, roomId),
       ]);
       return {
         roomId,
@@ -93,9 +96,8 @@ export function createRoomsService(options: RoomsServiceOptions): RoomsService {
         history: past.history,
         resumed: past.resumed,
         updates: past.updates,
-        // Read state (§9) comes with its store; until then nothing is read and nothing is unread.
-        readUpTo: null,
-        unread: 0,
+        readUpTo: read.readUpTo,
+        unread: read.unread,
       };
     },
 

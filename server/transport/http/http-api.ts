@@ -14,11 +14,12 @@ import {
   EmojiSchema,
   ErrorCode,
   PublishBodySchema,
+  ReadBodySchema,
   RoomIdSchema,
   TokenRequestSchema,
   Limits,
 } from "../../../shared";
-import type { Identity } from "../../auth/tokens";
+import { canAccessRoom, type Identity } from "../../auth/tokens";
 import { badRequest, HuddleError } from "../../errors";
 import type { Logger } from "../../logger";
 import type { Metrics } from "../../metrics";
@@ -142,6 +143,23 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
       res.json({ message });
     });
   }
+
+  // §9 over REST: access to the room is enough.
+  api.post("/rooms/:roomId/read", async (req, res) => {
+    const identity = await authenticate(req, services.verifier, false);
+    const roomId = roomOf(req, identity);
+    const body = parse(ReadBodySchema, req.body);
+    res.json(await services.reads.markRead(identity.user, roomId, body.upTo, body.private ?? false));
+  });
+  api.get("/rooms/:roomId/reads", async (req, res) => {
+    const identity = await authenticate(req, services.verifier, false);
+    res.json({ reads: await services.reads.reads(roomOf(req, identity)) });
+  });
+  api.get("/rooms", async (req, res) => {
+    const identity = await authenticate(req, services.verifier, false);
+    const mine = await services.reads.rooms(identity.user.id);
+    res.json({ rooms: mine.filter((room) => canAccessRoom(identity, room.roomId)) });
+  });
 
   api.get("/rooms/:roomId/events", async (req, res) => {
     const identity = await authenticate(req, services.verifier, true);

@@ -31,6 +31,7 @@ export interface SseOptions {
   watch?: (connection: WatchedConnection) => () => void;
 }
 
+/** The SSE text of a room event; "" for the events SSE does not carry (read markers). */
 export function formatSseEvent(event: RoomEvent): string {
   switch (event.type) {
     case "message":
@@ -41,6 +42,8 @@ export function formatSseEvent(event: RoomEvent): string {
       return `event: presence\ndata: ${JSON.stringify({ type: event.change, roomId: event.roomId, user: event.user })}\n\n`;
     case "typing":
       return `event: typing\ndata: ${JSON.stringify({ roomId: event.roomId, users: event.users })}\n\n`;
+    case "read":
+      return "";
   }
 }
 
@@ -67,7 +70,7 @@ export async function streamRoomEvents(
   const maxBuffered = options.maxBufferedBytes;
   const write = (event: RoomEvent) => {
     const behind = maxBuffered !== undefined && shouldDropTyping(res.writableLength, maxBuffered);
-    if (event.type === "typing" && behind) return;
+    if ((event.type === "typing" && behind) || event.type === "read") return;
     const position = eventPosition(event);
     if (position) {
       // Skip what the replay already sent.

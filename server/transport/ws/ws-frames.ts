@@ -64,6 +64,11 @@ export function errorFrame(message: string): ServerFrame {
   return { type: "error", data: { code: ErrorCode.BadRequest, message } };
 }
 
+/** The `read:updated` payload of a read event, as the delivery shaped it for its receiver. */
+export function readUpdate(event: Extract<RoomEvent, { type: "read" }>) {
+  return { roomId: event.roomId, user: event.user, readUpTo: event.readUpTo, readSeq: event.readSeq };
+}
+
 /** A room event as the §4 event a client receives. */
 export function eventFrame(event: RoomEvent): ServerFrame {
   switch (event.type) {
@@ -75,5 +80,7 @@ export function eventFrame(event: RoomEvent): ServerFrame {
       return { type: `presence:${event.change}`, data: { roomId: event.roomId, user: event.user } };
     case "typing":
       return { type: "typing:update", data: { roomId: event.roomId, users: event.users } };
+    case "read":
+      return { type: "read:updated", data: readUpdate(event) };
   }
 }

@@ -76,6 +76,8 @@ export function startWsSession(ws: WebSocket, connId: string, identity: Identity
   };
 
   send({ type: "session", data: sessionInfo(identity.user, deps.nodeId, deps.typingTtlMs) });
+  // The user's own read markers (§9) reach every connection of theirs, whatever rooms it joined.
+  const stopUserEvents = deps.delivery.listenUser(identity.user.id, { onEvent: (event) => send(eventFrame(event)) });
   const cancelExpiry = scheduleExpiry(identity, deps.services.clock, () => {
     send({ type: "session:expired", data: {} });
     const code = ConnectErrorCode.TokenExpired;
@@ -105,6 +107,7 @@ export function startWsSession(ws: WebSocket, connId: string, identity: Identity
     async end() {
       ended = true;
       cancelExpiry();
+      stopUserEvents();
       for (const stop of following.values()) stop();
       following.clear();
       await deps.services.rooms.leaveAll(conn);
