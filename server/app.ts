@@ -108,9 +108,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       }
     },
   };
+  let delivery: ReturnType<typeof createLocalDelivery> | undefined;
   const socketServer = createSocketServer({
     services,
     nodeId: config.nodeId,
+    roomReady: (roomId) => delivery?.ready(roomId) ?? Promise.resolve(),
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     maxPayloadBytes: config.maxPayloadBytes,
     typingTtlMs: config.typingTtlMs,
@@ -126,7 +128,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   watchSocketIo(io, protection.slowConsumers);
   const { engine } = socketServer;
   if (stores.socketAdapter) io.adapter(stores.socketAdapter);
-  const delivery = createLocalDelivery(stores.bus, io);
+  delivery = createLocalDelivery(stores.bus, io, {
+    messages: stores.messages,
+    onError: (error) => logError(error, "delivery"),
+  });
   const wsEndpoint = createWsEndpoint({
     services,
     delivery,

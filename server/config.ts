@@ -38,6 +38,10 @@ export interface Config {
   readonly host: string;
   /** Unset: one node, everything in memory. */
   readonly redisUrl?: string;
+  /** Set: PostgreSQL is the store of record for messages and read state (§10). */
+  readonly databaseUrl?: string;
+  /** With a database: messages older than this many days are removed; unset keeps them forever. */
+  readonly historyRetentionDays?: number;
   readonly nodeId: string;
   readonly production: boolean;
   readonly jwt: JwtConfig;
@@ -133,6 +137,18 @@ export function loadConfig(
     problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl)})`);
   }
 
+  const databaseUrl = read("DATABASE_URL");
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
+    problems.push(
+      `DATABASE_URL must be a postgres:// or postgresql:// URL (got ${JSON.stringify(redact(databaseUrl))})`,
+    );
+  }
+  const retentionRaw = read("HISTORY_RETENTION_DAYS");
+  const historyRetentionDays = retentionRaw === undefined ? undefined : integer("HISTORY_RETENTION_DAYS", 0, 1, 36_500);
+  if (historyRetentionDays !== undefined && databaseUrl === undefined) {
+    warnings.push("HISTORY_RETENTION_DAYS has no effect without DATABASE_URL (history is capped by HISTORY_MAX)");
+  }
+
   const reader: ConfigReader = {
     read,
     integer,
@@ -181,6 +197,8 @@ export function loadConfig(
     port,
     host,
     redisUrl,
+    databaseUrl,
+    historyRetentionDays,
     nodeId: read("NODE_ID") ?? `${defaults.hostname ?? hostname()}-${defaults.pid ?? process.pid}`,
     production,
     jwt,
@@ -215,6 +233,11 @@ export function loadConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** A URL with its password hidden, for error messages. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@");
 }
 
 function isOrigin(value: string): boolean {

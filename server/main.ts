@@ -5,7 +5,7 @@
 import { loadConfig, ConfigError } from "./config";
 import { createApp } from "./app";
 import { createLogger } from "./logger";
-import { createRedisStores } from "./redis/redis-stores";
+import { createStores } from "./store-factory";
 
 async function main() {
   let config;
@@ -25,11 +25,18 @@ async function main() {
       "no JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL: using a random secret for this process and enabling dev tokens (POST /api/token); set one for production",
     );
   }
-  const stores = config.redisUrl ? await createRedisStores(config, logger) : undefined;
+  const stores = await createStores(config, logger);
   const app = createApp(config, { logger, stores });
   const port = await app.listen();
   logger.info(
-    { port, host: config.host, redis: Boolean(config.redisUrl), devTokens: config.devTokens, tls: Boolean(config.tls) },
+    {
+      port,
+      host: config.host,
+      redis: Boolean(config.redisUrl),
+      postgres: Boolean(config.databaseUrl),
+      devTokens: config.devTokens,
+      tls: Boolean(config.tls),
+    },
     `huddle listening on ${config.tls ? "https" : "http"}://localhost:${port}`,
   );
 

@@ -35,12 +35,20 @@ export interface Stores {
   close(): Promise<void>;
 }
 
+/** The stores of record of messages and read state, when they are not the bundle's own (PostgreSQL, §10). */
+export type RecordStores = (deps: { bus: RoomEventBus; presence: PresenceStore }) => {
+  messages: MessageStore;
+  reads: ReadStore;
+};
+
 export interface StoreOptions {
   historyMax: number;
   /** How long a `clientMsgId` is remembered. @default 10 min */
   clientMsgIdTtlMs?: number;
   messageLimit: RateLimit;
   typingLimit: RateLimit;
+  /** Messages and read state from elsewhere (PostgreSQL) instead of memory. */
+  records?: RecordStores;
 }
 
 export function createMemoryStores(options: StoreOptions): Stores {
@@ -58,10 +66,10 @@ export function createMemoryStores(options: StoreOptions): Stores {
     messages: messages.local,
     members: async (roomId) => (await presence.members(roomId)).length,
   });
+  const records = options.records?.({ bus, presence }) ?? { messages, reads };
   return {
     bus,
-    messages,
-    reads,
+    ...records,
     presence,
     typing: createMemoryTypingStore(),
     messageLimiter: createMemoryRateLimiter(options.messageLimit),

@@ -10,7 +10,7 @@
 import type { Config } from "../config";
 import { StoreUnavailableError } from "../errors";
 import type { Logger } from "../logger";
-import type { Stores } from "../stores";
+import type { RecordStores, Stores } from "../stores";
 import { closeConnection, createGuard, createRedisConnection, type Redis } from "./client";
 import { createRedisBus } from "./bus.redis";
 import { createRedisMessageStore } from "./messages.redis";
@@ -31,6 +31,8 @@ export interface RedisStoreOptions {
   connectWaitMs?: number;
   /** Milliseconds since epoch, for heartbeats and typing sweeps. @default Date.now */
   now?: () => number;
+  /** Messages and read state from elsewhere (PostgreSQL) instead of Redis; Redis keeps the rest. */
+  records?: RecordStores;
 }
 
 export interface RedisStores extends Stores {
@@ -67,7 +69,7 @@ export async function createRedisStores(
   const adapterPub = connection("adapter-pub", true);
   const adapterSub = connection("adapter-sub", true);
 
-  const messages = createRedisMessageStore({
+  const redisMessages = createRedisMessageStore({
     client,
     guard,
     keys,
@@ -80,15 +82,21 @@ export async function createRedisStores(
       bucket: (key) => keys.bucket("message", key),
     },
   });
+  // The bus catches up from the store of record, whichever it is (bound below, once it exists).
+  let records: { messages: Stores["messages"]; reads: Stores["reads"] } | undefined;
   const bus = createRedisBus({
     client,
     guard,
     subscriber,
     channel: keys.events,
-    readAfter: (roomId, position, max) => messages.since(roomId, position, max),
+    readAfter: (roomId, position, max) => records!.messages.since(roomId, position, max),
     onError,
   });
   const presence = createRedisPresenceStore({ client, guard, keys, nodeId: config.nodeId });
+  records = options.records?.({ bus, presence }) ?? {
+    messages: redisMessages,
+    reads: createRedisReadStore({ client, guard, keys }),
+  };
   const connections = createRedisConnectionRegistry({ client, guard, keys, nodeId: config.nodeId });
   const typing = createRedisTypingStore({ client, guard, keys });
   const life = createNodeLife({
@@ -145,8 +153,7 @@ export async function createRedisStores(
     keys,
     client,
     bus,
-    messages,
-    reads: createRedisReadStore({ client, guard, keys }),
+    ...records,
     presence,
     typing,
     messageLimiter: createRedisRateLimiter({

@@ -25,8 +25,11 @@ import type { Services } from "../services";
 /** One client connection as the commands see it: who, which rooms, and how its transport follows a room. */
 export interface CommandTarget {
   readonly conn: Connection;
-  /** Starts delivering the room's live events to this connection (idempotent). */
-  attach(roomId: string): void;
+  /**
+   * Starts delivering the room's live events to this connection (idempotent); resolves once this node follows the
+   * room from a known position, so history read afterwards and live events leave no gap.
+   */
+  attach(roomId: string): Promise<void>;
   /** Stops delivering the room's live events to this connection. */
   detach(roomId: string): void;
   /** True once the connection has gone. */

@@ -8,8 +8,10 @@
  */
 import type { Server, Socket } from "socket.io";
 import type { RoomEvent, RoomEventBus } from "../core/bus";
+import type { MessageStore } from "../features/chat/message.store";
+import { createRoomOrder } from "./room-order";
 import { LAGGING_ROOM } from "./slow-consumers";
-import { roomKey } from "./socket/room-keys";
+import { roomKey, roomOfKey } from "./socket/room-keys";
 import { readUpdate } from "./ws/ws-frames";
 
 /** A listener that is not a Socket.IO socket: an SSE stream, a long poll, a plain WebSocket. */
@@ -22,6 +24,11 @@ export interface RoomListener {
 export interface LocalDelivery {
   /** Starts sending `roomId`'s events to `listener`; returns the function that stops it. */
   listen(roomId: string, listener: RoomListener): () => void;
+  /**
+   * Resolves once this node follows `roomId` in order from a known position (./room-order.ts): a joiner awaits it
+   * after starting to listen and before reading history, so nothing stored meanwhile is missed.
+   */
+  ready(roomId: string): Promise<void>;
   /** Starts sending the events meant for `userId`'s own connections (read markers) to `listener`. */
   listenUser(userId: string, listener: RoomListener): () => void;
   close(): void;
@@ -56,7 +63,16 @@ function createUserIndex() {
   };
 }
 
-export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDelivery {
+export interface DeliveryOptions {
+  /** Where a room's starting position and its gaps are read. */
+  messages: Pick<MessageStore, "head" | "since" | "after">;
+  onError(error: unknown): void;
+  /** @see RoomOrderOptions */
+  gapWaitMs?: number;
+  lingerMs?: number;
+}
+
+export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options: DeliveryOptions): LocalDelivery {
   const listeners = new Map<string, Set<RoomListener>>();
   const userListeners = new Map<string, Set<RoomListener>>();
   const sockets = io.of("/");
@@ -142,26 +158,52 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer): LocalDe
     }
   };
 
-  const unsubscribe = bus.subscribe((event) => {
-    toSockets(event);
-    toListeners(event);
+  const order = createRoomOrder({
+    messages: options.messages,
+    deliver(event) {
+      toSockets(event);
+      toListeners(event);
+    },
+    gapWaitMs: options.gapWaitMs,
+    lingerMs: options.lingerMs,
+    onError: options.onError,
+  });
+  const unsubscribe = bus.subscribe((event) => order.push(event));
+
+  // A room is followed while this node serves it: Socket.IO members (the adapter tells when a room's first socket
+  // joins and its last leaves), and other listeners (counted below).
+  sockets.adapter.on("create-room", (key: string) => {
+    const roomId = roomOfKey(key);
+    if (roomId !== undefined) void order.follow(roomId);
+  });
+  sockets.adapter.on("delete-room", (key: string) => {
+    const roomId = roomOfKey(key);
+    if (roomId !== undefined) order.unfollow(roomId);
   });
 
-  const add = (map: Map<string, Set<RoomListener>>, key: string, listener: RoomListener) => {
+  const add = (map: Map<string, Set<RoomListener>>, key: string, listener: RoomListener, onFirst?: () => void) => {
     let set = map.get(key);
-    if (!set) map.set(key, (set = new Set()));
+    if (!set) {
+      map.set(key, (set = new Set()));
+      onFirst?.();
+    }
     set.add(listener);
     return () => {
-      set.delete(listener);
-      if (set.size === 0 && map.get(key) === set) map.delete(key);
+      if (!set.delete(listener)) return;
+      if (set.size === 0 && map.get(key) === set) {
+        map.delete(key);
+        if (map === listeners) order.unfollow(key);
+      }
     };
   };
 
   return {
-    listen: (roomId, listener) => add(listeners, roomId, listener),
+    listen: (roomId, listener) => add(listeners, roomId, listener, () => void order.follow(roomId)),
     listenUser: (userId, listener) => add(userListeners, userId, listener),
+    ready: (roomId) => order.ready(roomId),
     close() {
       unsubscribe();
+      order.close();
       listeners.clear();
       userListeners.clear();
     },

@@ -4,11 +4,11 @@
  * node they come through.
  */
 import { uniqueUserId } from "../helpers/tokens";
-import { KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
+import { EPHEMERAL_KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
 
 const redis = useContractRedis();
 
-describe.each(KINDS)("rate limiter (%s)", (kind) => {
+describe.each(EPHEMERAL_KINDS)("rate limiter (%s)", (kind) => {
   let kit: Kit;
   let user: string;
   beforeAll(async () => {
@@ -51,7 +51,7 @@ describe.each(KINDS)("rate limiter (%s)", (kind) => {
   });
 });
 
-describe.each(KINDS)("connection registry (%s)", (kind) => {
+describe.each(EPHEMERAL_KINDS)("connection registry (%s)", (kind) => {
   let kit: Kit;
   let user: string;
   beforeAll(async () => {

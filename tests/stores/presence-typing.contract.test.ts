@@ -3,7 +3,7 @@
  * connections spread over two nodes of the same data.
  */
 import type { User } from "../../shared";
-import { KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
+import { EPHEMERAL_KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
 
 const redis = useContractRedis();
 
@@ -13,7 +13,7 @@ const carol: User = { id: "carol:1\nx", name: 'Carol "C" ✓' };
 let rooms = 0;
 const freshRoom = () => `room-${++rooms}`;
 
-describe.each(KINDS)("presence store (%s)", (kind) => {
+describe.each(EPHEMERAL_KINDS)("presence store (%s)", (kind) => {
   let kit: Kit;
   let room: string;
   beforeAll(async () => {
@@ -70,7 +70,7 @@ describe.each(KINDS)("presence store (%s)", (kind) => {
   });
 });
 
-describe.each(KINDS)("typing store (%s)", (kind) => {
+describe.each(EPHEMERAL_KINDS)("typing store (%s)", (kind) => {
   let kit: Kit;
   let room: string;
   beforeAll(async () => {

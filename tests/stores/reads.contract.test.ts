@@ -6,9 +6,9 @@
  */
 import type { Message, User } from "../../shared";
 import { deleteRule, editRule } from "../../server/features/chat/message-rules";
-import { KINDS, openKit, useContractRedis, type Kit } from "./store-kits";
+import { KINDS, useContractServers, type Kit } from "./store-kits";
 
-const redis = useContractRedis();
+const openKit = useContractServers();
 
 const alice: User = { id: "alice", name: "Alice" };
 const bob: User = { id: "bob", name: "Bob" };
@@ -22,7 +22,7 @@ describe.each(KINDS)("read state (%s)", (kind) => {
   let kit: Kit;
   let room: string;
   beforeAll(async () => {
-    kit = await openKit(kind, redis(), { HISTORY_MAX: "1000" });
+    kit = await openKit(kind, { HISTORY_MAX: "1000" });
   });
   beforeEach(() => {
     room = freshRoom();

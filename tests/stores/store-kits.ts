@@ -2,18 +2,25 @@
  * The store implementations the contract suite runs over. A kit is two
  * "nodes" over the same data: for memory, the same bundle twice; for Redis,
  * two bundles with their own node ids and connections, sharing a private
- * redis-server and a key prefix no other test uses.
+ * redis-server and a key prefix no other test uses; for PostgreSQL, two Redis
+ * bundles whose messages and read state are in a private PostgreSQL database
+ * (the many-nodes shape of §10), each node with its own pool.
  */
 import type { RoomEvent } from "../../server/core/bus";
 import { loadConfig, type Config } from "../../server/config";
 import { createLogger } from "../../server/logger";
 import { createRedisStores, type RedisStores } from "../../server/redis/redis-stores";
+import { createPostgresRecords, type PostgresRecords } from "../../server/postgres/pg-stores";
 import { createMemoryStores, type Stores } from "../../server/stores";
+import { startPostgres, type TestPostgres } from "../helpers/postgres-server";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
 import { TEST_SECRET } from "../helpers/tokens";
 
-export type Kind = "memory" | "redis";
-export const KINDS: Kind[] = ["memory", "redis"];
+export type Kind = "memory" | "redis" | "postgres";
+/** Every store of record: messages and read state. */
+export const KINDS: Kind[] = ["memory", "redis", "postgres"];
+/** Where presence, typing and limits live (PostgreSQL holds none of them). */
+export const EPHEMERAL_KINDS: Kind[] = ["memory", "redis"];
 
 export interface Kit {
   /** The stores of node one. */
@@ -36,7 +43,11 @@ export function kitConfig(env: Record<string, string> = {}): Config {
 }
 
 /** Redis bundle for one "node"; intervals short so that reaping happens within a test. */
-export function redisStores(config: Config, prefix: string, options: { connectWaitMs?: number } = {}) {
+export function redisStores(
+  config: Config,
+  prefix: string,
+  options: { connectWaitMs?: number; records?: PostgresRecords["records"] } = {},
+) {
   return createRedisStores(config, createLogger({ level: "silent", nodeId: config.nodeId }), {
     prefix,
     commandTimeoutMs: 1000,
@@ -44,10 +55,26 @@ export function redisStores(config: Config, prefix: string, options: { connectWa
   });
 }
 
+/** A Redis bundle whose messages and read state are in PostgreSQL at `databaseUrl`; closing it closes both. */
+async function postgresNode(config: Config, prefix: string, databaseUrl: string): Promise<Stores> {
+  const logger = createLogger({ level: "silent", nodeId: config.nodeId });
+  const postgres = await createPostgresRecords({ ...config, databaseUrl }, logger);
+  const stores = await redisStores(config, prefix, { records: postgres.records });
+  return {
+    ...stores,
+    isReady: () => stores.isReady() && postgres.isReady(),
+    async close() {
+      await stores.close();
+      await postgres.close();
+    },
+  };
+}
+
 export async function openKit(
   kind: Kind,
   redis: TestRedis | undefined,
   env: Record<string, string> = {},
+  postgres?: TestPostgres,
 ): Promise<Kit> {
   const config = kitConfig({ ...env, ...(redis ? { REDIS_URL: redis.url } : {}) });
   let a: Stores;
@@ -59,11 +86,18 @@ export async function openKit(
       messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
       typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
     });
-  } else {
+  } else if (kind === "redis") {
     if (!redis) throw new Error("a Redis kit needs the test's redis-server");
     const prefix = `t${process.pid}-${++counter}:`;
     a = await redisStores(kitConfig({ ...env, REDIS_URL: redis.url, NODE_ID: `${prefix}a` }), prefix);
     b = await redisStores(kitConfig({ ...env, REDIS_URL: redis.url, NODE_ID: `${prefix}b` }), prefix);
+  } else {
+    if (!redis || !postgres) throw new Error("a PostgreSQL kit needs the test's redis-server and PostgreSQL");
+    const prefix = `t${process.pid}-${++counter}:`;
+    const database = await postgres.createDatabase();
+    const node = (id: string) =>
+      postgresNode(kitConfig({ ...env, REDIS_URL: redis.url, NODE_ID: `${prefix}${id}` }), prefix, database);
+    [a, b] = await Promise.all([node("a"), node("b")]);
   }
   const events: RoomEvent[] = [];
   const eventsB: RoomEvent[] = [];
@@ -95,9 +129,24 @@ export async function closeKits(): Promise<void> {
 export type { RedisStores };
 
 /**
- * A private redis-server for a contract test file: started before its tests, and stopped after every kit
- * the file opened is closed. Returns the running server (call it inside hooks and tests).
+ * A private redis-server and PostgreSQL for a contract test file: started before its tests, and stopped after
+ * every kit the file opened is closed. Returns a function that opens a kit of a kind over them.
  */
+export function useContractServers(): (kind: Kind, env?: Record<string, string>) => Promise<Kit> {
+  let redis: TestRedis | undefined;
+  let postgres: TestPostgres | undefined;
+  beforeAll(async () => {
+    [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+  }, 30_000);
+  afterAll(async () => {
+    await closeKits();
+    await redis?.stop();
+    await postgres?.destroy();
+  });
+  return (kind, env = {}) => openKit(kind, redis, env, postgres);
+}
+
+/** Only the private redis-server, for the Redis-only files (no PostgreSQL started). */
 export function useContractRedis(): () => TestRedis {
   let redis: TestRedis | undefined;
   beforeAll(async () => {

@@ -33,7 +33,7 @@ export interface RoomsService {
    * but is never missed.
    * @throws HuddleError forbidden when the token does not allow the room.
    */
-  join(conn: Connection, input: { roomId: string; since?: string }, attach: () => void): Promise<JoinResult>;
+  join(conn: Connection, input: { roomId: string; since?: string }, attach: () => Promise<void>): Promise<JoinResult>;
   /** Leaves the room; a room not joined is fine. `detach` stops live events. */
   leave(conn: Connection, roomId: string, detach: () => void): Promise<void>;
   /** Leaves every room the connection joined. */
@@ -81,7 +81,7 @@ export function createRoomsService(options: RoomsServiceOptions): RoomsService {
       assertAccess(conn.identity, roomId);
       const first = await presence.join(roomId, user, conn.id);
       conn.joined.add(roomId);
-      attach();
+      await attach();
       if (first) await bus.publish({ type: "presence", roomId, change: "join", user });
       const [members, typingUsers, past, read] = await Promise.all([
         presence.members(roomId),

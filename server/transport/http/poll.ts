@@ -99,6 +99,7 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
   res.on("close", () => finish({ messages: [], updates: [], cursor: null }));
 
   try {
+    await options.delivery.ready(roomId);
     const known = after !== undefined && after !== "" ? await store.pollFrom(roomId, after, Limits.pollMax) : null;
     if (done) return;
     if (known && (known.messages.length > 0 || known.updates.length > 0)) return finish(known);

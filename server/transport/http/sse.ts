@@ -104,6 +104,7 @@ export async function streamRoomEvents(
   res.on("close", close);
 
   try {
+    await options.delivery.ready(roomId);
     if (lastEventId !== undefined && lastEventId !== "") {
       // An unknown or no longer covered position means "from now on".
       const missed = await options.services.stores.messages.since(roomId, lastEventId, options.historyMax);

@@ -4,3 +4,6 @@
  * can never reach that socket's private room (§2).
  */
 export const roomKey = (roomId: string) => `room:${roomId}`;
+
+/** The protocol room id of a Socket.IO room name, or undefined for the other rooms (a socket's own, lagging). */
+export const roomOfKey = (key: string): string | undefined => (key.startsWith("room:") ? key.slice(5) : undefined);

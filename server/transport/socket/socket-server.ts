@@ -35,6 +35,8 @@ export interface SocketServerOptions {
   maxConnectionsPerUser: number;
   maxPayloadBytes: number;
   typingTtlMs: number;
+  /** Resolves once this node follows a room a socket just joined (the local delivery's `ready`). */
+  roomReady(roomId: string): Promise<void>;
   hooks: CommandHooks & {
     onConnectionRefused(code: number): void;
     onConnectionCountChange(delta: number): void;
@@ -167,7 +169,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     const identity = socket.data as Identity | undefined;
     if (!identity?.user) return void socket.disconnect(true);
     releaseHandshakeRequest(socket);
-    const session = new SocketSession(socket, createConnection(connectionId(socket), identity));
+    const session = new SocketSession(socket, createConnection(connectionId(socket), identity), options.roomReady);
     sessions.set(socket, session);
     hooks.onConnectionCountChange(1);
     socket.emit("session", sessionInfo(identity.user, nodeId, options.typingTtlMs));
@@ -267,10 +269,12 @@ class SocketSession implements CommandTarget {
   constructor(
     private readonly socket: HuddleSocket,
     readonly conn: Connection,
+    private readonly roomReady: (roomId: string) => Promise<void>,
   ) {}
 
-  attach(roomId: string): void {
+  attach(roomId: string): Promise<void> {
     void this.socket.join(roomKey(roomId));
+    return this.roomReady(roomId);
   }
 
   detach(roomId: string): void {

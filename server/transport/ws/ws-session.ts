@@ -50,7 +50,7 @@ export function startWsSession(ws: WebSocket, connId: string, identity: Identity
   const target: CommandTarget = {
     conn,
     attach(roomId) {
-      if (ended || following.has(roomId)) return;
+      if (ended || following.has(roomId)) return deps.delivery.ready(roomId);
       const listener: RoomListener = {
         userId: identity.user.id,
         onEvent(event) {
@@ -61,6 +61,7 @@ export function startWsSession(ws: WebSocket, connId: string, identity: Identity
         },
       };
       following.set(roomId, deps.delivery.listen(roomId, listener));
+      return deps.delivery.ready(roomId);
     },
     detach(roomId) {
       following.get(roomId)?.();
