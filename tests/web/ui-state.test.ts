@@ -66,6 +66,7 @@ const joined = (messages: Message[], extra: Partial<JoinedEvent> = {}): Action =
     members: [bob, alice],
     typing: [],
     messages,
+    updates: [],
     resumed: false,
     reset: true,
     more: false,

@@ -20,6 +20,7 @@ export type {
   ClientToServerEvents,
   ServerToClientEvents,
   Message,
+  Reaction,
   User,
   SessionInfo,
   JoinResult,

@@ -126,3 +126,15 @@ export function createOutbox(): Outbox {
     },
   };
 }
+
+type WebCrypto = { randomUUID?: () => string; getRandomValues?: (array: Uint32Array) => Uint32Array };
+
+/** A fresh `clientMsgId`: 128 random bits. `randomUUID` exists only in secure contexts (https, localhost); `getRandomValues` everywhere. */
+export function newClientMsgId(): string {
+  const c = (globalThis as { crypto?: WebCrypto }).crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  const words = new Uint32Array(4);
+  if (c?.getRandomValues) c.getRandomValues(words);
+  else for (let i = 0; i < words.length; i++) words[i] = Math.floor(Math.random() * 0x100000000);
+  return [...words].map((w) => w.toString(16).padStart(8, "0")).join("");
+}

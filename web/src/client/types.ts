@@ -52,12 +52,23 @@ export interface HuddleClientOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
 
-/** A (re)join finished. With `reset` the UI replaces the room's messages with `messages`, otherwise it appends them. */
+/**
+ * A (re)join finished. Apply it in two steps: first `messages` (with `reset`, replace the room's messages
+ * with them; otherwise append them), then each of `updates` in order, replacing the message with its id.
+ */
 export interface JoinedEvent {
   roomId: string;
   members: User[];
   typing: User[];
+  /** Messages not delivered before, oldest first, each in its current state (edited, deleted, reacted to). */
   messages: Message[];
+  /**
+   * Messages that changed after they were delivered: while the client was away, or while this join was in
+   * flight. Each is the message in its current state, in the room's change order; replace the one you show
+   * with the same `id` (one you do not show, say an older page not loaded, can be ignored). These changes
+   * are not reported again as `updated`. On a first join, only changes made while the join was in flight.
+   */
+  updates: Message[];
   resumed: boolean;
   reset: boolean;
   /** With `reset`: whether older messages may exist (page them with `history({ before })`). */
@@ -72,6 +83,12 @@ export interface HuddleClientEvents {
   left: { roomId: string; error: HuddleClientError };
   /** A new message, each one once, in the server's order. */
   message: Message;
+  /**
+   * A message changed (edited, deleted, a reaction added or removed): the message in its new state, to replace
+   * the one with its `id`. Each change once, in the room's change order (with `message`); changes missed while
+   * away come in `joined.updates` instead.
+   */
+  updated: Message;
   presence: PresenceEvent & { type: "join" | "leave" };
   typing: TypingUpdate;
   /** An outgoing message changed status (pending, sent, failed). */
