@@ -15,6 +15,7 @@ import { io as defaultIo } from "socket.io-client";
 import type { JoinResult, SessionInfo } from "../../../shared/events";
 import { Limits, PROTOCOL_VERSION } from "../../../shared/protocol";
 import { checkMessageText } from "../../../shared/text";
+import { createChangeCalls } from "./changes";
 import { createConnectionDriver } from "./connection";
 import { createStateMachine, waitUntilConnected } from "./connection-state";
 import { Emitter } from "./emitter";
@@ -266,7 +267,8 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
       if (!checked.ok) return Promise.reject(new HuddleClientError(checked.code, checked.message));
       typing.stop(roomId);
       const clientMsgId = sendOptions.clientMsgId ?? newClientMsgId();
-      const { entry, promise } = outbox.add(roomId, checked.text, clientMsgId, now());
+      const draft = { roomId, text: checked.text, clientMsgId, replyTo: sendOptions.replyTo };
+      const { entry, promise } = outbox.add(draft, now());
       report(entry);
       pumpOutbox();
       return promise;
@@ -284,6 +286,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     },
     discard: (clientMsgId) => outbox.discard(clientMsgId),
     pending: () => outbox.all(),
+    ...createChangeCalls({ request, inRoom }),
 
     async history(roomId, historyOptions = {}) {
       await inRoom(roomId);

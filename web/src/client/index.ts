@@ -10,6 +10,7 @@ export type {
   HuddleSocket,
   IoFactory,
   JoinedEvent,
+  SendOptions,
   TokenReason,
 } from "./types";
 export { HuddleClientError, isTransient, type ClientErrorCode } from "./errors";

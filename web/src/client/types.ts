@@ -75,6 +75,13 @@ export interface JoinedEvent {
   more: boolean;
 }
 
+export interface SendOptions {
+  /** Makes the send idempotent; a re-send (after a drop, or `retry`) uses the same one. @default a random id */
+  clientMsgId?: string;
+  /** The id of the message this one answers (a message of the same room). */
+  replyTo?: string;
+}
+
 export interface HuddleClientEvents {
   state: StateChange;
   session: SessionInfo;
@@ -116,7 +123,18 @@ export interface HuddleClient {
   join(roomId: string): Promise<JoinResult>;
   leave(roomId: string): Promise<void>;
   /** Queues `text` in the outbox and resolves with the stored message. */
-  send(roomId: string, text: string, options?: { clientMsgId?: string }): Promise<Message>;
+  send(roomId: string, text: string, options?: SendOptions): Promise<Message>;
+  /**
+   * Changes the text of one of your messages. Resolves with the message as this change left it; the room's
+   * state is what `updated` reports, in order (a later change may already have superseded this answer).
+   */
+  edit(roomId: string, id: string, text: string): Promise<Message>;
+  /** Deletes a message (yours, or any as a moderator); resolves with the tombstone (`deleted: true`, text ""). */
+  delete(roomId: string, id: string): Promise<Message>;
+  /** Adds your reaction `emoji` (1 to 16 characters, no spaces) to a message; resolves with the message. */
+  react(roomId: string, id: string, emoji: string): Promise<Message>;
+  /** Removes your reaction `emoji` from a message; resolves with the message. */
+  unreact(roomId: string, id: string, emoji: string): Promise<Message>;
   /** Sends a failed message again, with the same `clientMsgId`. */
   retry(clientMsgId: string): Promise<Message>;
   /** Drops a failed message from the outbox. */
