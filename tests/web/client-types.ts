@@ -4,7 +4,13 @@
  */
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../../shared/events";
-import { createHuddleClient, type HuddleClientError, type Message } from "../../web/src/client";
+import {
+  createHuddleClient,
+  type HuddleClientError,
+  type JoinedEvent,
+  type Message,
+  type Reaction,
+} from "../../web/src/client";
 
 export function typedClientExamples() {
   const client = createHuddleClient({ url: "http://localhost:3000", getToken: () => "jwt", autoConnect: false });
@@ -24,6 +30,34 @@ export function typedClientExamples() {
   return { joined, sent };
 }
 
+export function messageChangeExamples() {
+  const client = createHuddleClient({ url: "http://localhost:3000", getToken: () => "jwt", autoConnect: false });
+  client.on("updated", (m: Message) => (m.deleted ? "" : m.text) + (m.editedAt ?? 0).toFixed());
+  client.on("updated", (m) => m.reactions?.map((r: Reaction) => `${r.emoji} ${r.count} ${r.userIds.join()}`));
+  client.on("joined", (j: JoinedEvent) => j.updates.map((m) => m.rev satisfies string));
+  const reply: Promise<Message> = client.send("lobby", "me too", { replyTo: "1-1", clientMsgId: "cm-1" });
+  const edited: Promise<Message> = client.edit("lobby", "1-1", "fixed typo");
+  const deleted: Promise<Message> = client.delete("lobby", "1-1");
+  const reacted: Promise<Message> = client.react("lobby", "1-1", "👍");
+  const unreacted: Promise<Message> = client.unreact("lobby", "1-1", "👍");
+  client.pending().map((entry) => entry.replyTo satisfies string | undefined);
+  // @ts-expect-error: react needs the emoji
+  void client.react("lobby", "1-1");
+  // @ts-expect-error: unreact needs the emoji
+  void client.unreact("lobby", "1-1");
+  // @ts-expect-error: edit needs the new text
+  void client.edit("lobby", "1-1");
+  // @ts-expect-error: delete needs the message id
+  void client.delete("lobby");
+  // @ts-expect-error: replyTo is a message id (a string)
+  void client.send("lobby", "hi", { replyTo: 42 });
+  // @ts-expect-error: an updated event carries a Message, not a string
+  client.on("updated", (m: string) => m);
+  // @ts-expect-error: not an event of the client (the socket's name is message:updated)
+  client.on("message:updated", () => {});
+  return { reply, edited, deleted, reacted, unreacted };
+}
+
 export function plainSocketExamples() {
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io("http://localhost:3000", {
     auth: { token: "jwt", v: 1 },
@@ -41,4 +75,19 @@ export function plainSocketExamples() {
   socket.emit("room:join", {}, () => {});
   // @ts-expect-error: not a server event
   socket.on("message", () => {});
+}
+
+export function plainSocketChangeExamples() {
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io("http://localhost:3000", {
+    auth: { token: "jwt", v: 1 },
+    autoConnect: false,
+  });
+  socket.on("message:updated", (m) => (m.deleted ? m.seq : m.rev.length));
+  socket.emit("message:edit", { roomId: "lobby", id: "1-1", text: "fixed" }, (ack) => ack.ok && ack.message.editedAt);
+  socket.emit("reaction:add", { roomId: "lobby", id: "1-1", emoji: "🎉" }, (ack) => ack.ok && ack.message.reactions);
+  socket.emit("room:join", { roomId: "lobby", since: "1-1" }, (ack) => ack.ok && ack.updates.length);
+  // @ts-expect-error: reaction:add needs the emoji
+  socket.emit("reaction:add", { roomId: "lobby", id: "1-1" }, () => {});
+  // @ts-expect-error: message:delete takes an acknowledgement callback
+  socket.emit("message:delete", { roomId: "lobby", id: "1-1" });
 }

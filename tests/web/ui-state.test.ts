@@ -1,9 +1,18 @@
 /** The web UI's pure parts: words it shows, the store over client events, and the timeline rows. */
 import type { JoinedEvent, Message, OutboxEntry, User } from "../../web/src/client";
 import { HuddleClientError } from "../../web/src/client";
-import { connectionText, errorText, initials, roomFromHash, typingLine } from "../../web/src/ui/format";
+import {
+  connectionText,
+  errorText,
+  firstLine,
+  initials,
+  listNames,
+  roomFromHash,
+  typingLine,
+} from "../../web/src/ui/format";
+import { canAddReaction, nameBook, reactionChips } from "../../web/src/ui/reactions";
 import { activeRoom, initialState, reduce, type Action, type ChatState } from "../../web/src/ui/store";
-import { buildTimeline } from "../../web/src/ui/timeline";
+import { buildTimeline, type MessageItem } from "../../web/src/ui/timeline";
 
 const alice: User = { id: "a", name: "Alice" };
 const bob: User = { id: "b", name: "Bob" };
@@ -66,6 +75,7 @@ const joined = (messages: Message[], extra: Partial<JoinedEvent> = {}): Action =
     members: [bob, alice],
     typing: [],
     messages,
+    updates: [],
     resumed: false,
     reset: true,
     more: false,
@@ -163,6 +173,218 @@ describe("timeline", () => {
       "hi:false:false",
       "there:true:false",
       "hey:false:true",
+    ]);
+  });
+});
+
+describe("words for message changes", () => {
+  test("a quote is the first line, cut with an ellipsis", () => {
+    expect(firstLine("first\nsecond")).toBe("first");
+    expect(firstLine("x".repeat(150), 10)).toBe(`${"x".repeat(9)}…`);
+  });
+
+  test("names are listed as a sentence, with the ones not named counted", () => {
+    expect(listNames([])).toBe("");
+    expect(listNames(["Alice"])).toBe("Alice");
+    expect(listNames(["Alice", "Bob"])).toBe("Alice and Bob");
+    expect(listNames(["You", "Alice", "Bob"], 1)).toBe("You, Alice, Bob and 1 other");
+    expect(listNames(["Alice"], 4)).toBe("Alice and 4 others");
+  });
+
+  test("refused changes read as sentences", () => {
+    const forbidden = new HuddleClientError("forbidden", "only the author can edit a message");
+    expect(errorText(forbidden)).toBe("You can only change your own messages");
+    expect(errorText(new HuddleClientError("not_found", "no message 1-2 in this room"))).toBe(
+      "That message is no longer there",
+    );
+    expect(errorText(new HuddleClientError("bad_request", "a message carries at most 20 different emojis"))).toBe(
+      "A message can carry at most 20 different reactions",
+    );
+  });
+
+  test("reaction chips say whether one is mine and who reacted, by name when known", () => {
+    const nameOf = nameBook([alice, bob]);
+    const chips = reactionChips(
+      [
+        { emoji: "👍", count: 2, userIds: ["b", "a"] },
+        { emoji: "🎉", count: 23, userIds: ["b", "zed", ...Array.from({ length: 18 }, (_, i) => `u${i}`)] },
+      ],
+      "a",
+      nameOf,
+    );
+    expect(chips[0]).toEqual({ emoji: "👍", count: 2, mine: true, who: "You and Bob" });
+    expect(chips[1]).toMatchObject({ mine: false, who: expect.stringMatching(/^Bob, zed, u0, .* and 3 others$/) });
+    expect(canAddReaction(Array.from({ length: 19 }, (_, i) => ({ emoji: `${i}`, count: 1, userIds: [] })))).toBe(true);
+    expect(canAddReaction(Array.from({ length: 20 }, (_, i) => ({ emoji: `${i}`, count: 1, userIds: [] })))).toBe(
+      false,
+    );
+  });
+});
+
+describe("store: message changes", () => {
+  const withMessages = (...messages: Message[]) =>
+    run(
+      messages.map((m): Action => ({ type: "message", message: m })),
+      base(),
+    );
+
+  test("an update replaces the message in its place, and one for a message not loaded changes nothing", () => {
+    let state = withMessages(message("1", bob, "one", { seq: 1 }), message("2", bob, "two", { seq: 2 }));
+    state = reduce(state, { type: "updated", message: message("1", bob, "one, edited", { seq: 1, editedAt: T0 }) });
+    expect(activeRoom(state)!.messages.map((m) => m.text)).toEqual(["one, edited", "two"]);
+    expect(reduce(state, { type: "updated", message: message("9", bob, "far away") })).toBe(state);
+  });
+
+  test("a join's updates apply after its messages", () => {
+    let state = withMessages(message("1", bob, "one", { seq: 1 }));
+    state = reduce(
+      state,
+      joined([message("2", bob, "two", { seq: 2 })], {
+        reset: false,
+        updates: [message("1", bob, "", { seq: 1, deleted: true }), message("2", bob, "two!", { seq: 2 })],
+      }),
+    );
+    expect(activeRoom(state)!.messages.map((m) => [m.id, m.text, m.deleted ?? false])).toEqual([
+      ["1", "", true],
+      ["2", "two!", false],
+    ]);
+  });
+
+  test("a message deleted under its editor or its open menu closes them", () => {
+    let state = withMessages(message("1", alice, "mine", { seq: 1 }), message("2", bob, "his", { seq: 2 }));
+    state = run(
+      [
+        { type: "edit", roomId: "r", id: "1" },
+        { type: "menu", roomId: "r", menu: { id: "2", kind: "react" } },
+        { type: "reply", roomId: "r", id: "2" },
+      ],
+      state,
+    );
+    expect(activeRoom(state)).toMatchObject({ editing: "1", menu: { id: "2", kind: "react" }, replyTo: "2" });
+    state = reduce(state, { type: "updated", message: message("1", alice, "", { seq: 1, deleted: true }) });
+    state = reduce(state, { type: "updated", message: message("2", bob, "", { seq: 2, deleted: true }) });
+    expect(activeRoom(state)).toMatchObject({ editing: undefined, menu: undefined, replyTo: "2" });
+  });
+
+  test("a reset join forgets an edit, menu or reply of a message it no longer shows", () => {
+    let state = withMessages(message("1", alice, "mine", { seq: 1 }));
+    state = run(
+      [
+        { type: "edit", roomId: "r", id: "1" },
+        { type: "reply", roomId: "r", id: "1" },
+      ],
+      state,
+    );
+    state = reduce(state, joined([message("7", bob, "after a restart", { seq: 1 })]));
+    expect(activeRoom(state)).toMatchObject({ editing: undefined, menu: undefined, replyTo: undefined });
+  });
+
+  test("older pages and late messages keep the list in seq order", () => {
+    let state = withMessages(message("5", bob, "five", { seq: 5 }));
+    state = reduce(state, {
+      type: "older",
+      roomId: "r",
+      messages: [message("3", bob, "3", { seq: 3 }), message("4", bob, "4", { seq: 4 })],
+      more: true,
+    });
+    state = reduce(state, { type: "message", message: message("2", bob, "late", { seq: 2 }) });
+    expect(activeRoom(state)!.messages.map((m) => m.seq)).toEqual([2, 3, 4, 5]);
+  });
+
+  test("the session says whether I am a moderator", () => {
+    expect(reduce(initialState, { type: "session", user: alice, moderator: true }).moderator).toBe(true);
+    expect(initialState.moderator).toBe(false);
+  });
+});
+
+describe("timeline: message changes", () => {
+  const rowsOf = (state: ChatState, moderator = false) =>
+    buildTimeline(activeRoom(state)!, alice, T0, { moderator }).filter((i): i is MessageItem => i.kind === "message");
+  const room = (...messages: Message[]) =>
+    run(
+      messages.map((m): Action => ({ type: "message", message: m })),
+      base(),
+    );
+
+  test("an edited message carries its marker with the edit time; a deleted one neither text, reactions nor actions", () => {
+    const [edited, deleted] = rowsOf(
+      room(
+        message("1", bob, "fixed", { editedAt: T0 + 60_000, reactions: [{ emoji: "👍", count: 1, userIds: ["a"] }] }),
+        message("2", bob, "", { deleted: true }),
+      ),
+    );
+    expect(edited).toMatchObject({ text: "fixed", edited: expect.stringMatching(/^Edited /), deleted: false });
+    expect(edited!.reactions).toEqual([{ emoji: "👍", count: 1, mine: true, who: "You" }]);
+    expect(deleted).toMatchObject({
+      deleted: true,
+      edited: undefined,
+      reactions: [],
+      actions: { react: false, reply: false, edit: false, delete: false },
+    });
+  });
+
+  test("I may edit and delete my messages; others' only a moderator may delete", () => {
+    const state = room(message("1", alice, "mine"), message("2", bob, "his"));
+    expect(rowsOf(state).map((r) => r.actions)).toEqual([
+      { react: true, reply: true, edit: true, delete: true },
+      { react: true, reply: true, edit: false, delete: false },
+    ]);
+    expect(rowsOf(state, true)[1]!.actions).toEqual({ react: true, reply: true, edit: false, delete: true });
+  });
+
+  test("past 20 different emojis a message offers no picker, only its chips", () => {
+    const reactions = Array.from({ length: 20 }, (_, i) => ({ emoji: `:e${i}:`, count: 1, userIds: ["b"] }));
+    const [row] = rowsOf(room(message("1", bob, "popular", { reactions })));
+    expect(row!.actions.react).toBe(false);
+    expect(row!.reactions).toHaveLength(20);
+  });
+
+  test("a reply quotes its original's author and first line, a tombstone, or says it is not loaded", () => {
+    const rows = rowsOf(
+      room(
+        message("1", bob, "the plan\nin detail"),
+        message("2", carol, "", { deleted: true }),
+        message("3", alice, "sure", { replyTo: "1" }),
+        message("4", alice, "what was it?", { replyTo: "2" }),
+        message("5", bob, "me?", { replyTo: "3" }),
+        message("6", bob, "ancient", { replyTo: "0" }),
+      ),
+    );
+    expect(rows.map((r) => r.quote)).toEqual([
+      undefined,
+      undefined,
+      { id: "1", author: "Bob", text: "the plan", state: "shown" },
+      { id: "2", author: "Carol", text: "Message deleted", state: "deleted" },
+      { id: "3", author: "You", text: "sure", state: "shown" },
+      { id: "0", text: "Original message not loaded", state: "missing" },
+    ]);
+    // A reply starts a group of its own.
+    expect(rows.map((r) => r.grouped)).toEqual([false, false, false, false, false, false]);
+  });
+
+  test('my last message, deleted, says no "Sent"', () => {
+    const rows = rowsOf(room(message("1", alice, "kept"), message("2", alice, "", { deleted: true })));
+    expect(rows.map((r) => r.showSent)).toEqual([false, false]);
+  });
+
+  test("my pending reply shows its quote before the server confirms it", () => {
+    let state = room(message("1", bob, "question"));
+    state = reduce(state, outbox("pending", { replyTo: "1" }));
+    expect(rowsOf(state).at(-1)).toMatchObject({ status: "pending", quote: { id: "1", author: "Bob" } });
+  });
+
+  test("the row I edit, and the menu I opened, are marked", () => {
+    let state = room(message("1", alice, "mine"), message("2", bob, "his"));
+    state = run(
+      [
+        { type: "edit", roomId: "r", id: "1" },
+        { type: "menu", roomId: "r", menu: { id: "2", kind: "delete" } },
+      ],
+      state,
+    );
+    expect(rowsOf(state).map((r) => [r.editing, r.menu])).toEqual([
+      [true, undefined],
+      [false, "delete"],
     ]);
   });
 });

@@ -36,6 +36,7 @@ function enterChat(auth: StoredAuth, room: string | undefined) {
     getToken,
     prefs,
     initialRoom: room ?? roomFromHash(location.hash),
+    moderator: readClaims(auth.token)?.role === "moderator",
     onSignOut: () => leaveChat(),
     onAuthLost: (message) => leaveChat(message),
   });

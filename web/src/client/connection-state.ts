@@ -11,7 +11,7 @@
  * "connected" means in sync: the socket is up and every joined room has been
  * re-joined (with `since`), so a UI showing "Connected" shows everything.
  */
-import type { HuddleClientError } from "./errors";
+import { HuddleClientError } from "./errors";
 
 export type ConnectionState =
   | { status: "connecting" }
@@ -61,4 +61,33 @@ function sameState(a: ConnectionState, b: ConnectionState): boolean {
   }
   if (a.status === "offline" && b.status === "offline") return a.reason === b.reason && a.error === b.error;
   return true;
+}
+
+/**
+ * Resolves once `machine` is connected (at once if it is); rejects after `timeoutMs`, or when it goes offline.
+ * `subscribe` registers a listener for state changes and returns the function that removes it.
+ */
+export function waitUntilConnected(
+  machine: StateMachine,
+  subscribe: (listener: (change: StateChange) => void) => () => void,
+  timeoutMs: number,
+): Promise<void> {
+  if (machine.get().status === "connected") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new HuddleClientError("timeout", `not connected within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = subscribe(({ newState }) => {
+      if (newState.status === "connected") {
+        clearTimeout(timer);
+        off();
+        resolve();
+      } else if (newState.status === "offline") {
+        clearTimeout(timer);
+        off();
+        reject(newState.error ?? new HuddleClientError("closed", "the client went offline"));
+      }
+    });
+  });
 }

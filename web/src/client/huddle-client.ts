@@ -12,16 +12,18 @@
  * await client.send("lobby", "hello");
  */
 import { io as defaultIo } from "socket.io-client";
-import type { JoinResult, PresenceEvent, SessionInfo } from "../../../shared/events";
+import type { JoinResult, SessionInfo } from "../../../shared/events";
 import { Limits, PROTOCOL_VERSION } from "../../../shared/protocol";
 import { checkMessageText } from "../../../shared/text";
+import { createChangeCalls } from "./changes";
 import { createConnectionDriver } from "./connection";
-import { createStateMachine } from "./connection-state";
+import { createStateMachine, waitUntilConnected } from "./connection-state";
 import { Emitter } from "./emitter";
 import { HuddleClientError, isTransient } from "./errors";
-import { createOutbox, type OutboxEntry } from "./outbox";
+import { createOutbox, newClientMsgId, type OutboxEntry } from "./outbox";
 import { createRequest, toClientError } from "./request";
-import { createRoomTrack, markSeen, mergeJoin, type RoomTrack } from "./room-tracker";
+import { routeLiveEvents } from "./live-events";
+import { createRoomTrack, mergeJoin, type RoomTrack } from "./room-tracker";
 import { createSender } from "./sender";
 import { createTypingThrottle } from "./typing-throttle";
 import type { HuddleClient, HuddleClientEvents, HuddleClientOptions, HuddleSocket, IoFactory } from "./types";
@@ -155,7 +157,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     const seq = connectionSeq;
     track.held = [];
     track.heldPresence = [];
-    const payload = track.lastId !== undefined ? { roomId, since: track.lastId } : { roomId };
+    const payload = track.lastPosition !== undefined ? { roomId, since: track.lastPosition } : { roomId };
     const promise = request("room:join", payload).then(
       (result) => {
         if (seq !== connectionSeq || rooms.get(roomId) !== track) return result;
@@ -167,6 +169,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
           members: result.members,
           typing: result.typing,
           messages: merged.messages,
+          updates: merged.updates,
           resumed: result.resumed,
           reset: merged.reset,
           more: merged.reset && result.history.length >= Limits.joinHistory,
@@ -188,51 +191,15 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     return promise;
   }
 
-  socket.on("message:new", (message) => {
-    const track = rooms.get(message.roomId);
-    if (!track) return;
-    if (track.held) {
-      if (!track.held.some((m) => m.id === message.id)) track.held.push(message);
-      return;
-    }
-    if (markSeen(track, message)) events.emit("message", message);
-  });
-  const onPresence = (type: "join" | "leave") => (event: PresenceEvent) => {
-    const track = rooms.get(event.roomId);
-    if (!track) return;
-    if (track.held) track.heldPresence.push({ type, ...event });
-    else events.emit("presence", { type, ...event });
-  };
-  socket.on("presence:join", onPresence("join"));
-  socket.on("presence:leave", onPresence("leave"));
-  socket.on("typing:update", (update) => {
-    if (rooms.has(update.roomId)) events.emit("typing", update);
-  });
+  routeLiveEvents(socket, rooms, events);
 
   // ── waiting ───────────────────────────────────────────────────────────────
 
   /** Resolves once the client is connected and in sync; rejects on timeout or when it goes offline. */
-  function whenConnected(timeoutMs = ackTimeoutMs): Promise<void> {
-    if (machine.get().status === "connected") return Promise.resolve();
-    if (closed) return Promise.reject(new HuddleClientError("closed", "the client is closed"));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        reject(new HuddleClientError("timeout", `not connected within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const off = events.on("state", ({ newState }) => {
-        if (newState.status === "connected") {
-          clearTimeout(timer);
-          off();
-          resolve();
-        } else if (newState.status === "offline") {
-          clearTimeout(timer);
-          off();
-          reject(newState.error ?? new HuddleClientError("closed", "the client went offline"));
-        }
-      });
-    });
-  }
+  const whenConnected = (): Promise<void> =>
+    closed && machine.get().status !== "connected"
+      ? Promise.reject(new HuddleClientError("closed", "the client is closed"))
+      : waitUntilConnected(machine, (listener) => events.on("state", listener), ackTimeoutMs);
 
   /** For calls that need the room joined on this connection. */
   async function inRoom(roomId: string): Promise<void> {
@@ -300,7 +267,8 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
       if (!checked.ok) return Promise.reject(new HuddleClientError(checked.code, checked.message));
       typing.stop(roomId);
       const clientMsgId = sendOptions.clientMsgId ?? newClientMsgId();
-      const { entry, promise } = outbox.add(roomId, checked.text, clientMsgId, now());
+      const draft = { roomId, text: checked.text, clientMsgId, replyTo: sendOptions.replyTo };
+      const { entry, promise } = outbox.add(draft, now());
       report(entry);
       pumpOutbox();
       return promise;
@@ -318,6 +286,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     },
     discard: (clientMsgId) => outbox.discard(clientMsgId),
     pending: () => outbox.all(),
+    ...createChangeCalls({ request, inRoom }),
 
     async history(roomId, historyOptions = {}) {
       await inRoom(roomId);
@@ -347,16 +316,4 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
 
   if (options.autoConnect !== false) connection.start();
   return client;
-}
-
-type WebCrypto = { randomUUID?: () => string; getRandomValues?: (array: Uint32Array) => Uint32Array };
-
-/** 128 random bits. `randomUUID` exists only in secure contexts (https, localhost); `getRandomValues` everywhere. */
-function newClientMsgId(): string {
-  const c = (globalThis as { crypto?: WebCrypto }).crypto;
-  if (c?.randomUUID) return c.randomUUID();
-  const words = new Uint32Array(4);
-  if (c?.getRandomValues) c.getRandomValues(words);
-  else for (let i = 0; i < words.length; i++) words[i] = Math.floor(Math.random() * 0x100000000);
-  return [...words].map((w) => w.toString(16).padStart(8, "0")).join("");
 }

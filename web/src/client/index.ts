@@ -10,6 +10,7 @@ export type {
   HuddleSocket,
   IoFactory,
   JoinedEvent,
+  SendOptions,
   TokenReason,
 } from "./types";
 export { HuddleClientError, isTransient, type ClientErrorCode } from "./errors";
@@ -20,6 +21,7 @@ export type {
   ClientToServerEvents,
   ServerToClientEvents,
   Message,
+  Reaction,
   User,
   SessionInfo,
   JoinResult,

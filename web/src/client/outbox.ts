@@ -17,6 +17,8 @@ export interface OutboxEntry {
   readonly clientMsgId: string;
   readonly roomId: string;
   readonly text: string;
+  /** The message this one answers, sent with every attempt. */
+  readonly replyTo?: string;
   readonly status: OutboxStatus;
   /** With `failed`: why. */
   readonly error?: HuddleClientError;
@@ -25,6 +27,14 @@ export interface OutboxEntry {
   /** Times it has been emitted since it was queued (or last retried). */
   readonly attempts: number;
   readonly createdAt: number;
+}
+
+/** What the user asked to send. */
+export interface OutboxDraft {
+  roomId: string;
+  text: string;
+  clientMsgId: string;
+  replyTo?: string;
 }
 
 interface Item {
@@ -36,12 +46,7 @@ interface Item {
 }
 
 export interface Outbox {
-  add(
-    roomId: string,
-    text: string,
-    clientMsgId: string,
-    now: number,
-  ): { entry: OutboxEntry; promise: Promise<Message> };
+  add(draft: OutboxDraft, now: number): { entry: OutboxEntry; promise: Promise<Message> };
   get(clientMsgId: string): OutboxEntry | undefined;
   /** Pending entries not currently awaiting an ack, oldest first. */
   ready(): OutboxEntry[];
@@ -82,10 +87,11 @@ export function createOutbox(): Outbox {
   };
 
   return {
-    add(roomId, text, clientMsgId, now) {
+    add({ roomId, text, clientMsgId, replyTo }, now) {
       const existing = items.get(clientMsgId);
       if (existing) return { entry: existing.entry, promise: existing.promise };
-      const item = makeItem({ clientMsgId, roomId, text, status: "pending", attempts: 0, createdAt: now });
+      const entry: OutboxEntry = { clientMsgId, roomId, text, status: "pending", attempts: 0, createdAt: now };
+      const item = makeItem(replyTo === undefined ? entry : { ...entry, replyTo });
       items.set(clientMsgId, item);
       return { entry: item.entry, promise: item.promise };
     },
@@ -125,4 +131,19 @@ export function createOutbox(): Outbox {
       return true;
     },
   };
+}
+
+type WebCrypto = { randomUUID?: () => string; getRandomValues?: (array: Uint32Array) => Uint32Array };
+
+/**
+ * A fresh `clientMsgId`: 128 random bits. `randomUUID` exists only in secure contexts (https, localhost),
+ * `getRandomValues` everywhere.
+ */
+export function newClientMsgId(): string {
+  const c = (globalThis as { crypto?: WebCrypto }).crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  const words = new Uint32Array(4);
+  if (c?.getRandomValues) c.getRandomValues(words);
+  else for (let i = 0; i < words.length; i++) words[i] = Math.floor(Math.random() * 0x100000000);
+  return [...words].map((w) => w.toString(16).padStart(8, "0")).join("");
 }

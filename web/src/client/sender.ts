@@ -32,8 +32,10 @@ export function createSender(options: SenderOptions): Sender {
   function dispatch(clientMsgId: string) {
     const entry = outbox.dispatched(clientMsgId);
     if (!entry) return;
-    const { roomId, text } = entry;
-    request("message:send", { roomId, text, clientMsgId }).then(
+    const { roomId, text, replyTo } = entry;
+    // Every attempt carries the same clientMsgId and replyTo: a re-send is the same message.
+    const payload = replyTo === undefined ? { roomId, text, clientMsgId } : { roomId, text, clientMsgId, replyTo };
+    request("message:send", payload).then(
       ({ message }) => report(outbox.sent(clientMsgId, message)),
       (error: unknown) => {
         const failure = toClientError(error);

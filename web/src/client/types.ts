@@ -52,16 +52,34 @@ export interface HuddleClientOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
 
-/** A (re)join finished. With `reset` the UI replaces the room's messages with `messages`, otherwise it appends them. */
+/**
+ * A (re)join finished. Apply it in two steps: first `messages` (with `reset`, replace the room's messages
+ * with them; otherwise append them), then each of `updates` in order, replacing the message with its id.
+ */
 export interface JoinedEvent {
   roomId: string;
   members: User[];
   typing: User[];
+  /** Messages not delivered before, oldest first, each in its current state (edited, deleted, reacted to). */
   messages: Message[];
+  /**
+   * Messages that changed after they were delivered: while the client was away, or while this join was in
+   * flight. Each is the message in its current state, in the room's change order; replace the one you show
+   * with the same `id` (one you do not show, say an older page not loaded, can be ignored). These changes
+   * are not reported again as `updated`. On a first join, only changes made while the join was in flight.
+   */
+  updates: Message[];
   resumed: boolean;
   reset: boolean;
   /** With `reset`: whether older messages may exist (page them with `history({ before })`). */
   more: boolean;
+}
+
+export interface SendOptions {
+  /** Makes the send idempotent; a re-send (after a drop, or `retry`) uses the same one. @default a random id */
+  clientMsgId?: string;
+  /** The id of the message this one answers (a message of the same room). */
+  replyTo?: string;
 }
 
 export interface HuddleClientEvents {
@@ -72,6 +90,12 @@ export interface HuddleClientEvents {
   left: { roomId: string; error: HuddleClientError };
   /** A new message, each one once, in the server's order. */
   message: Message;
+  /**
+   * A message changed (edited, deleted, a reaction added or removed): the message in its new state, to replace
+   * the one with its `id`. Each change once, in the room's change order (with `message`); changes missed while
+   * away come in `joined.updates` instead.
+   */
+  updated: Message;
   presence: PresenceEvent & { type: "join" | "leave" };
   typing: TypingUpdate;
   /** An outgoing message changed status (pending, sent, failed). */
@@ -99,7 +123,18 @@ export interface HuddleClient {
   join(roomId: string): Promise<JoinResult>;
   leave(roomId: string): Promise<void>;
   /** Queues `text` in the outbox and resolves with the stored message. */
-  send(roomId: string, text: string, options?: { clientMsgId?: string }): Promise<Message>;
+  send(roomId: string, text: string, options?: SendOptions): Promise<Message>;
+  /**
+   * Changes the text of one of your messages. Resolves with the message as this change left it; the room's
+   * state is what `updated` reports, in order (a later change may already have superseded this answer).
+   */
+  edit(roomId: string, id: string, text: string): Promise<Message>;
+  /** Deletes a message (yours, or any as a moderator); resolves with the tombstone (`deleted: true`, text ""). */
+  delete(roomId: string, id: string): Promise<Message>;
+  /** Adds your reaction `emoji` (1 to 16 characters, no spaces) to a message; resolves with the message. */
+  react(roomId: string, id: string, emoji: string): Promise<Message>;
+  /** Removes your reaction `emoji` from a message; resolves with the message. */
+  unreact(roomId: string, id: string, emoji: string): Promise<Message>;
   /** Sends a failed message again, with the same `clientMsgId`. */
   retry(clientMsgId: string): Promise<Message>;
   /** Drops a failed message from the outbox. */

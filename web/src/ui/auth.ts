@@ -63,8 +63,11 @@ export async function requestDevToken(baseUrl: string, name: string): Promise<St
   return { token: body.token, kind: "dev", name };
 }
 
+/** The claims the UI reads from a token. */
+export type Claims = { sub?: string; name?: string; exp?: number; role?: unknown };
+
 /** The claims of a JWT, read without verifying (only the server can); undefined when it is not a JWT. */
-export function readClaims(token: string): { sub?: string; name?: string; exp?: number } | undefined {
+export function readClaims(token: string): Claims | undefined {
   const part = token.split(".")[1];
   if (!part) return undefined;
   try {
@@ -73,7 +76,7 @@ export function readClaims(token: string): { sub?: string; name?: string; exp?: 
       Array.from(atob(base64), (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`).join(""),
     );
     const claims = JSON.parse(json) as unknown;
-    return claims && typeof claims === "object" ? (claims as { sub?: string; name?: string; exp?: number }) : undefined;
+    return claims && typeof claims === "object" ? (claims as Claims) : undefined;
   } catch {
     return undefined;
   }

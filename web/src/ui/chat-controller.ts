@@ -8,6 +8,7 @@ import { checkMessageText } from "../../../shared/text";
 import { createHuddleClient, isTransient, type HuddleClient, type HuddleClientError } from "../client";
 import { createChatView } from "./chat-view";
 import { errorText, hashForRoom, isRoomId, roomFromHash } from "./format";
+import { createMessageActions } from "./message-actions";
 import type { RoomPrefs } from "./prefs";
 import { activeRoom, initialState, reduce, type Action, type ChatState } from "./store";
 
@@ -17,6 +18,8 @@ export interface ChatControllerOptions {
   prefs: RoomPrefs;
   /** Rooms to be in at start, besides the remembered ones. */
   initialRoom?: string;
+  /** The token says `"role": "moderator"`: offer Delete on every message (the server decides). @default false */
+  moderator?: boolean;
   onSignOut(): void;
   /** The server refused the identity for good. */
   onAuthLost(message: string): void;
@@ -34,10 +37,22 @@ export function startChat(options: ChatControllerOptions): ChatController {
   let state: ChatState = initialState;
   let renderQueued = false;
   let stickToBottom = false;
+  /** Work that needs the DOM of the render in progress (moving the focus to a control it creates). */
+  const afterRenderTasks: (() => void)[] = [];
   let noticeTimer: ReturnType<typeof setTimeout> | undefined;
   const drafts = new Map<string, string>();
 
   const client = createHuddleClient({ url: options.baseUrl, getToken: options.getToken });
+  const messageActions = createMessageActions({
+    client,
+    getState: () => state,
+    dispatch,
+    afterRender: (task) => (renderQueued ? afterRenderTasks.push(task) : queueMicrotask(task)),
+    view: () => view,
+    notice: (text, kind) => notice(text, kind),
+    loadOlder: () => loadOlder(),
+    focusComposer: () => dom.input.focus(),
+  });
   const view = createChatView(
     {
       retry: (id) => void client.retry(id).catch(() => {}),
@@ -45,6 +60,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
         const entry = client.pending().find((e) => e.clientMsgId === id);
         if (client.discard(id) && entry) dispatch({ type: "discard", roomId: entry.roomId, clientMsgId: id });
       },
+      ...messageActions,
     },
     abort.signal,
   );
@@ -62,6 +78,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
       if (abort.signal.aborted) return;
       view.render(state, { stickToBottom });
       stickToBottom = false;
+      for (const task of afterRenderTasks.splice(0)) task();
     });
   }
 
@@ -93,9 +110,10 @@ export function startChat(options: ChatControllerOptions): ChatController {
       setTimeout(() => options.onAuthLost(message), 0);
     }
   });
-  client.on("session", (info) => dispatch({ type: "session", user: info.user }));
+  client.on("session", (info) => dispatch({ type: "session", user: info.user, moderator: options.moderator }));
   client.on("joined", (event) => dispatch({ type: "joined", event }));
   client.on("message", (message) => dispatch({ type: "message", message }));
+  client.on("updated", (message) => dispatch({ type: "updated", message }));
   client.on("presence", (event) =>
     dispatch({ type: "presence", roomId: event.roomId, kind: event.type, user: event.user }),
   );
@@ -142,22 +160,29 @@ export function startChat(options: ChatControllerOptions): ChatController {
     dom.input.value = "";
     drafts.delete(room.id);
     stickToBottom = true;
-    client.send(room.id, checked.text).catch((error: HuddleClientError) => {
+    const replyTo = room.replyTo;
+    if (replyTo !== undefined) dispatch({ type: "reply", roomId: room.id, id: undefined });
+    client.send(room.id, checked.text, { replyTo }).catch((error: HuddleClientError) => {
       if (error.code === "rate_limited" || error.code === "unavailable") notice(errorText(error));
     });
     view.renderComposer(state);
   }
 
-  function loadOlder() {
+  /** Loads the page before the oldest message shown; resolves true once it is in the store. */
+  async function loadOlder(): Promise<boolean> {
     const room = activeRoom(state);
     const oldest = room?.messages[0];
-    if (!room || !oldest || !room.hasMore || room.loadingOlder) return;
+    if (!room || !oldest || !room.hasMore || room.loadingOlder) return false;
     dispatch({ type: "loadingOlder", roomId: room.id, loading: true });
-    client.history(room.id, { before: oldest.id, limit: 50 }).then(
-      (page) => dispatch({ type: "older", roomId: room.id, messages: page.messages, more: page.more }),
+    return client.history(room.id, { before: oldest.id, limit: 50 }).then(
+      (page) => {
+        dispatch({ type: "older", roomId: room.id, messages: page.messages, more: page.more });
+        return true;
+      },
       (error: HuddleClientError) => {
         dispatch({ type: "loadingOlder", roomId: room.id, loading: false });
         notice(`Couldn't load earlier messages: ${errorText(error)}`);
+        return false;
       },
     );
   }
@@ -173,7 +198,16 @@ export function startChat(options: ChatControllerOptions): ChatController {
     send();
   });
   on<KeyboardEvent>(dom.input, "keydown", (event) => {
-    if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+    const plain = !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey;
+    // Up in an empty composer edits my last message, as in most chat apps; Escape drops a reply.
+    if (event.key === "ArrowUp" && plain && dom.input.value === "" && messageActions.editLast()) {
+      return event.preventDefault();
+    }
+    if (event.key === "Escape" && activeRoom(state)?.replyTo !== undefined) {
+      event.stopPropagation();
+      return messageActions.cancelReply();
+    }
+    if (event.key !== "Enter" || !plain) return;
     if (event.isComposing) return; // an IME is composing a character, not submitting
     event.preventDefault();
     send();
@@ -211,7 +245,14 @@ export function startChat(options: ChatControllerOptions): ChatController {
       () => notice(`Invite link: ${link}`, "info", 15000),
     );
   });
-  on(dom.loadOlder, "click", loadOlder);
+  on(dom.loadOlder, "click", () => void loadOlder());
+  on(dom.replyCancel, "click", () => messageActions.cancelReply());
+  // A click anywhere else closes an open reaction picker or delete confirmation.
+  on<MouseEvent>(document, "click", (event) => {
+    const room = activeRoom(state);
+    const inside = (event.target as Element).closest?.(".picker, .confirm, .msg-actions");
+    if (room?.menu && !inside) dispatch({ type: "menu", roomId: room.id, menu: undefined });
+  });
   on(dom.scroller, "scroll", () => view.userScrolledToTop() && loadOlder());
   on(dom.reconnectNow, "click", () => client.reconnectNow());
   on(dom.signOut, "click", () => options.onSignOut());

@@ -8,13 +8,15 @@ import { Limits } from "../../../shared/protocol";
 import type { User } from "../client";
 import { avatar } from "./avatar";
 import { byId, el, setHidden, setText } from "./dom";
-import { connectionText, typingLine } from "./format";
+import { connectionText, firstLine, typingLine } from "./format";
 import { activeRoom, type ChatState, type RoomView } from "./store";
 import { buildTimeline } from "./timeline";
-import { createTimelineView, type TimelineActions } from "./timeline-view";
+import { createTimelineView, type TimelineActions, type TimelineView } from "./timeline-view";
 
 export interface ChatView {
   readonly dom: ReturnType<typeof chatDom>;
+  /** The message list: focus, highlight, the editor's busy state. */
+  readonly timeline: Pick<TimelineView, "focus" | "highlight" | "setEditorBusy">;
   render(state: ChatState, options?: { stickToBottom?: boolean }): void;
   /** Re-checks the composer's length and button after the text changed. */
   renderComposer(state: ChatState): void;
@@ -49,6 +51,10 @@ export function chatDom() {
     emptyRoom: byId("empty-room"),
     typing: byId("typing"),
     notice: byId("notice"),
+    replyBanner: byId("reply-banner"),
+    replyAuthor: byId("reply-author"),
+    replyText: byId("reply-text"),
+    replyCancel: byId<HTMLButtonElement>("reply-cancel"),
     composer: byId<HTMLFormElement>("composer"),
     input: byId<HTMLTextAreaElement>("message-input"),
     send: byId<HTMLButtonElement>("send-button"),
@@ -61,6 +67,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
   const timeline = createTimelineView(dom.messages, actions, signal);
   let shownRoom: RoomView | undefined;
   let shownMe: User | undefined;
+  let shownModerator = false;
   let shownRooms: ChatState["rooms"] | undefined;
   let shownActive: string | undefined;
   /** Where the view last put the scroll position itself; a scroll event landing there is not the user's. */
@@ -111,10 +118,11 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
       timeline.clear();
       placeScroll(0);
     }
-    if (!switched && room === shownRoom && state.me === shownMe) return;
+    if (!switched && room === shownRoom && state.me === shownMe && state.moderator === shownModerator) return;
     const previous = shownRoom;
     shownRoom = room;
     shownMe = state.me;
+    shownModerator = state.moderator;
 
     setText(dom.roomTitle, room?.id ?? "No room");
     setText(dom.roomSummary, room ? plural(room.members.length, "member") : "");
@@ -122,6 +130,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     dom.input.disabled = dom.send.disabled = !room;
     renderMembers(room, state.me);
     setText(dom.typing, room ? typingLine(room.typing, state.me?.id) : "");
+    renderReplyBanner(room, state.me);
     if (!room) {
       timeline.render([]);
       setHidden(dom.emptyRoom, true);
@@ -145,7 +154,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
       height: scroller.scrollHeight,
       atBottom: scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48,
     };
-    timeline.render(buildTimeline(room, state.me, now()));
+    timeline.render(buildTimeline(room, state.me, now(), { moderator: state.moderator }));
     const oldFirst = previous?.id === room.id ? previous.messages[0]?.id : undefined;
     const prepended = oldFirst !== undefined && room.messages[0]?.id !== oldFirst;
     if (prepended && !switched) placeScroll(before.top + (scroller.scrollHeight - before.height));
@@ -169,6 +178,16 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     );
   }
 
+  /** "Replying to Alice: first line" above the composer, while the composer answers a message. */
+  function renderReplyBanner(room: RoomView | undefined, me: User | undefined) {
+    const original = room?.replyTo === undefined ? undefined : room.messages.find((m) => m.id === room.replyTo);
+    setHidden(dom.replyBanner, !original);
+    if (!original) return;
+    setText(dom.replyAuthor, original.user.id === me?.id ? "yourself" : original.user.name);
+    setText(dom.replyText, original.deleted ? "Message deleted" : firstLine(original.text));
+    dom.replyText.classList.toggle("is-deleted", original.deleted === true);
+  }
+
   function renderComposer(state: ChatState) {
     const length = codePointLength(normalizeText(dom.input.value));
     const max = Limits.messageMaxLength;
@@ -183,6 +202,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
 
   return {
     dom,
+    timeline,
     render(state, options = {}) {
       renderConnection(state);
       renderRooms(state);

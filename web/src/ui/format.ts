@@ -51,15 +51,18 @@ export function errorText(error: Pick<HuddleClientError, "code" | "message" | "r
     case "too_large":
       return "That message is too long — the limit is 4000 characters";
     case "bad_request":
-      return /empty/.test(error.message)
-        ? "There is nothing to send"
-        : `The server could not accept that: ${error.message}`;
+      if (/empty/.test(error.message)) return "There is nothing to send";
+      if (/emojis/.test(error.message)) return "A message can carry at most 20 different reactions";
+      return `The server could not accept that: ${error.message}`;
     case "forbidden":
-      return "You don't have access to that room";
+      // A change to someone else's message (§8) is refused with the same code as a room the token may not enter.
+      return /author|moderator/.test(error.message)
+        ? "You can only change your own messages"
+        : "You don't have access to that room";
     case "not_joined":
       return "You're not in that room any more — join it again";
     case "not_found":
-      return "Not found";
+      return /message|replyTo/.test(error.message) ? "That message is no longer there" : "Not found";
     case "unauthorized":
     case "auth":
       return "Your sign-in is no longer valid — please sign in again";
@@ -86,6 +89,28 @@ const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeS
 
 export const formatTime = (ts: number): string => timeFormat.format(ts);
 export const formatFullTime = (ts: number): string => fullFormat.format(ts);
+
+/** The tooltip of the "edited" marker. */
+export const editedTitle = (editedAt: number): string => `Edited ${formatFullTime(editedAt)}`;
+
+/** The first line of `text`, cut at `max` characters with an ellipsis: what a reply quotes. */
+export function firstLine(text: string, max = 100): string {
+  const line = text.split("\n", 1)[0]!.trim();
+  const chars = [...line];
+  return chars.length > max
+    ? `${chars
+        .slice(0, max - 1)
+        .join("")
+        .trimEnd()}…`
+    : line;
+}
+
+/** "Alice", "Alice and Bob", "Alice, Bob and Carol"; with `more` others not named: "Alice, Bob and 3 others". */
+export function listNames(names: readonly string[], more = 0): string {
+  const all = more > 0 ? [...names, `${more} ${more === 1 ? "other" : "others"}`] : [...names];
+  if (all.length <= 1) return all[0] ?? "";
+  return `${all.slice(0, -1).join(", ")} and ${all.at(-1)!}`;
+}
 
 /** A calendar-day key in local time, for grouping messages under day headings. */
 export function dayKey(ts: number): string {

@@ -9,6 +9,8 @@ import type { ConnectionState, JoinedEvent, Message, OutboxEntry, User } from ".
 export interface Outgoing {
   clientMsgId: string;
   text: string;
+  /** The message it answers. */
+  replyTo?: string;
   status: OutboxEntry["status"];
   error?: OutboxEntry["error"];
   createdAt: number;
@@ -28,10 +30,23 @@ export interface RoomView {
   hasMore: boolean;
   loadingOlder: boolean;
   unread: number;
+  /** The id of my message being edited in place. */
+  editing?: string;
+  /** The id of the message the composer answers (the reply banner). */
+  replyTo?: string;
+  /** A message's open reaction picker, or its delete confirmation. */
+  menu?: MessageMenu;
+}
+
+export interface MessageMenu {
+  id: string;
+  kind: "react" | "delete";
 }
 
 export interface ChatState {
   me?: User;
+  /** The token says `"role": "moderator"`: may delete any message. */
+  moderator: boolean;
   connection: ConnectionState;
   /** Rooms in the order they were joined. */
   rooms: RoomView[];
@@ -39,13 +54,18 @@ export interface ChatState {
 }
 
 export type Action =
-  | { type: "session"; user: User }
+  | { type: "session"; user: User; moderator?: boolean }
   | { type: "connection"; state: ConnectionState }
   | { type: "joining"; roomId: string }
   | { type: "joined"; event: JoinedEvent }
   | { type: "left"; roomId: string }
   | { type: "select"; roomId: string }
   | { type: "message"; message: Message }
+  /** A message changed (edited, deleted, reacted to): its new state replaces it. */
+  | { type: "updated"; message: Message }
+  | { type: "edit"; roomId: string; id: string | undefined }
+  | { type: "reply"; roomId: string; id: string | undefined }
+  | { type: "menu"; roomId: string; menu: MessageMenu | undefined }
   | { type: "older"; roomId: string; messages: Message[]; more: boolean }
   | { type: "loadingOlder"; roomId: string; loading: boolean }
   | { type: "presence"; roomId: string; kind: "join" | "leave"; user: User }
@@ -53,7 +73,7 @@ export type Action =
   | { type: "outbox"; entry: OutboxEntry }
   | { type: "discard"; roomId: string; clientMsgId: string };
 
-export const initialState: ChatState = { connection: { status: "connecting" }, rooms: [] };
+export const initialState: ChatState = { connection: { status: "connecting" }, rooms: [], moderator: false };
 
 const emptyRoom = (id: string): RoomView => ({
   id,
@@ -70,7 +90,7 @@ const emptyRoom = (id: string): RoomView => ({
 export function reduce(state: ChatState, action: Action): ChatState {
   switch (action.type) {
     case "session":
-      return { ...state, me: action.user };
+      return { ...state, me: action.user, moderator: action.moderator ?? state.moderator };
     case "connection":
       return { ...state, connection: action.state };
     case "joining":
@@ -90,11 +110,24 @@ export function reduce(state: ChatState, action: Action): ChatState {
       );
     case "message":
       return updateRoom(state, action.message.roomId, (room) => addMessage(room, action.message, state));
+    case "updated":
+      return updateRoom(state, action.message.roomId, (room) => replaceMessage(room, action.message));
+    case "edit":
+      return updateRoom(state, action.roomId, (room) =>
+        room.editing === action.id ? room : { ...room, editing: action.id, menu: undefined },
+      );
+    case "reply":
+      return updateRoom(state, action.roomId, (room) =>
+        room.replyTo === action.id ? room : { ...room, replyTo: action.id },
+      );
+    case "menu":
+      return updateRoom(state, action.roomId, (room) => ({ ...room, menu: action.menu }));
     case "older":
       return updateRoom(state, action.roomId, (room) => {
         const known = new Set(room.messages.map((m) => m.id));
         const older = action.messages.filter((m) => !known.has(m.id));
-        return { ...room, messages: [...older, ...room.messages], hasMore: action.more, loadingOlder: false };
+        const messages = [...older, ...room.messages].sort(bySeq);
+        return { ...room, messages, hasMore: action.more, loadingOlder: false };
       });
     case "loadingOlder":
       return updateRoom(state, action.roomId, (room) => ({ ...room, loadingOlder: action.loading }));
@@ -133,15 +166,40 @@ function updateRoom(state: ChatState, roomId: string, change: (room: RoomView) =
 const sortMembers = (members: User[]): User[] =>
   [...members].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 
+/** A join's messages (appended, or replacing the list on `reset`), then its updates by id, as the client says. */
 function applyJoined(room: RoomView, event: JoinedEvent, meId: string | undefined): RoomView {
   const base = { ...room, status: "joined" as const, members: sortMembers(event.members), typing: event.typing };
+  let next: RoomView;
   if (!event.reset) {
-    return event.messages.reduce<RoomView>((r, m) => appendConfirmed(r, m, meId), base);
+    next = event.messages.reduce<RoomView>((r, m) => appendConfirmed(r, m, meId), base);
+  } else {
+    // A fresh list from the server: drop my sent messages it already contains.
+    const ids = new Set(event.messages.map((m) => m.id));
+    const outgoing = room.outgoing.filter((o) => !(o.message && ids.has(o.message.id)));
+    next = { ...base, messages: event.messages, outgoing, hasMore: event.more, loadingOlder: false };
+    const shown = (id: string | undefined) => id !== undefined && ids.has(id);
+    if (!shown(next.editing)) next.editing = undefined;
+    if (!shown(next.menu?.id)) next.menu = undefined;
+    if (!shown(next.replyTo)) next.replyTo = undefined;
   }
-  // A fresh list from the server: drop my sent messages it already contains.
-  const ids = new Set(event.messages.map((m) => m.id));
-  const outgoing = room.outgoing.filter((o) => !(o.message && ids.has(o.message.id)));
-  return { ...base, messages: event.messages, outgoing, hasMore: event.more, loadingOlder: false };
+  return event.updates.reduce(replaceMessage, next);
+}
+
+const bySeq = (a: Message, b: Message) => a.seq - b.seq;
+
+/** A message's new state in its place; a deleted one can no longer be edited or have a menu open. */
+function replaceMessage(room: RoomView, message: Message): RoomView {
+  const index = room.messages.findIndex((m) => m.id === message.id);
+  if (index < 0) return room;
+  const messages = room.messages.slice();
+  messages[index] = message;
+  if (!message.deleted) return { ...room, messages };
+  return {
+    ...room,
+    messages,
+    editing: room.editing === message.id ? undefined : room.editing,
+    menu: room.menu?.id === message.id ? undefined : room.menu,
+  };
 }
 
 function addMessage(room: RoomView, message: Message, state: ChatState): RoomView {
@@ -152,14 +210,17 @@ function addMessage(room: RoomView, message: Message, state: ChatState): RoomVie
   return unseen ? { ...next, unread: next.unread + 1 } : next;
 }
 
-/** Adds a confirmed message once; my own replaces its outgoing row. */
+/** Adds a confirmed message once, in `seq` order; my own replaces its outgoing row. */
 function appendConfirmed(room: RoomView, message: Message, meId: string | undefined): RoomView {
   if (room.messages.some((m) => m.id === message.id)) return room;
   const mine = message.user.id === meId && message.clientMsgId !== undefined;
   const outgoing = room.outgoing.filter(
     (o) => o.message?.id !== message.id && !(mine && o.clientMsgId === message.clientMsgId),
   );
-  return { ...room, messages: [...room.messages, message], outgoing };
+  // Messages come in order: appending is the rule, the sort only guards a page that overlapped.
+  const last = room.messages.at(-1);
+  const messages = [...room.messages, message];
+  return { ...room, messages: last && last.seq > message.seq ? messages.sort(bySeq) : messages, outgoing };
 }
 
 function applyOutbox(room: RoomView, entry: OutboxEntry): RoomView {
@@ -171,6 +232,7 @@ function applyOutbox(room: RoomView, entry: OutboxEntry): RoomView {
   const row: Outgoing = {
     clientMsgId: entry.clientMsgId,
     text: entry.text,
+    replyTo: entry.replyTo,
     status: entry.status,
     error: entry.error,
     createdAt: entry.createdAt,

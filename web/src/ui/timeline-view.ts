@@ -2,22 +2,46 @@
  * Draws timeline items into the message list, keyed: a row is rebuilt only
  * when what it shows changed, and rows are moved rather than recreated, so
  * a new message costs one element and the scroll position can be kept.
+ *
+ * A row rebuilt while it holds the focus (someone reacted to the message
+ * whose Reply button I am on) gets the focus back on its control of the
+ * same name, and the inline editor is one element kept across rebuilds, so
+ * a change to a message never takes my draft or my place.
  */
-import { avatar } from "./avatar";
 import { el } from "./dom";
-import { formatFullTime, formatTime } from "./format";
-import type { TimelineItem } from "./timeline";
+import { renderItem } from "./message-row";
+import type { MessageItem, TimelineItem } from "./timeline";
 
 export interface TimelineActions {
   retry(clientMsgId: string): void;
   discard(clientMsgId: string): void;
+  /** Opens (or closes, when open) a message's reaction picker or delete confirmation. */
+  toggleMenu(id: string, kind: "react" | "delete"): void;
+  closeMenu(id: string): void;
+  /** Adds my reaction `emoji`, or removes it when it is there. */
+  toggleReaction(id: string, emoji: string): void;
+  reply(id: string): void;
+  edit(id: string): void;
+  saveEdit(id: string, text: string): void;
+  cancelEdit(id: string): void;
+  confirmDelete(id: string): void;
+  /** Scrolls to the message a reply quotes. */
+  showOriginal(id: string): void;
 }
 
 export interface TimelineView {
   render(items: TimelineItem[]): void;
   /** Forgets every row (switching rooms). */
   clear(): void;
+  /** Focuses the control named `name` (a `data-focus`) of message `id`, or the row itself; false if not shown. */
+  focus(id: string, name?: string): boolean;
+  /** Scrolls message `id` into view and flashes it; false when it is not shown. */
+  highlight(id: string): boolean;
+  /** While an edit is being saved: the editor is read-only. */
+  setEditorBusy(busy: boolean): void;
 }
+
+const HIGHLIGHT_MS = 2000;
 
 export function createTimelineView(
   list: HTMLOListElement,
@@ -25,33 +49,119 @@ export function createTimelineView(
   signal?: AbortSignal,
 ): TimelineView {
   const rows = new Map<string, { element: HTMLLIElement; signature: string }>();
+  let editor: { id: string; form: HTMLFormElement; input: HTMLTextAreaElement } | undefined;
+
+  const rowOf = (id: string) =>
+    [...list.querySelectorAll<HTMLLIElement>("li[data-id]")].find((row) => row.dataset.id === id);
+  const named = (row: Element, name: string) =>
+    [...row.querySelectorAll<HTMLElement>("[data-focus]")].find((e) => e.dataset.focus === name);
+
+  function editorFor(item: MessageItem): HTMLElement {
+    if (editor && editor.id === item.id) return editor.form;
+    const input = el("textarea", {
+      className: "edit-input",
+      attrs: { "aria-label": "Edit message", "data-focus": "editor", rows: "2", enterkeyhint: "done" },
+    });
+    input.value = item.text;
+    const form = el(
+      "form",
+      { className: "editor", attrs: { novalidate: "" } },
+      input,
+      el(
+        "div",
+        { className: "editor-footer" },
+        el("span", { className: "hint" }, "Enter to save · Esc to cancel · Shift+Enter for a new line"),
+        el("button", { className: "link-button", attrs: { type: "button", "data-action": "cancel-edit" } }, "Cancel"),
+        el("button", { className: "primary small", attrs: { type: "submit" } }, "Save"),
+      ),
+    );
+    editor = { id: item.id!, form, input };
+    return form;
+  }
+
+  const save = () => editor && actions.saveEdit(editor.id, editor.input.value);
 
   list.addEventListener(
     "click",
     (event) => {
-      const button = (event.target as Element).closest<HTMLButtonElement>("button[data-action]");
-      const id = button?.dataset.clientMsgId;
-      if (!button || !id) return;
-      if (button.dataset.action === "retry") actions.retry(id);
-      if (button.dataset.action === "discard") actions.discard(id);
+      const control = (event.target as Element).closest<HTMLElement>("[data-action]");
+      if (!control || !list.contains(control)) return;
+      const action = control.dataset.action!;
+      const clientMsgId = control.dataset.clientMsgId;
+      if (action === "retry" && clientMsgId) return actions.retry(clientMsgId);
+      if (action === "discard" && clientMsgId) return actions.discard(clientMsgId);
+      const id = control.closest<HTMLLIElement>("li[data-id]")?.dataset.id;
+      if (!id) return;
+      const emoji = control.dataset.emoji;
+      if (action === "react" || action === "delete") actions.toggleMenu(id, action);
+      else if (action === "close-menu") actions.closeMenu(id);
+      else if ((action === "pick" || action === "toggle-reaction") && emoji) actions.toggleReaction(id, emoji);
+      else if (action === "reply") actions.reply(id);
+      else if (action === "edit") actions.edit(id);
+      else if (action === "cancel-edit") actions.cancelEdit(id);
+      else if (action === "confirm-delete") actions.confirmDelete(id);
+      else if (action === "show-original" && control.dataset.target) actions.showOriginal(control.dataset.target);
     },
     { signal },
   );
+  list.addEventListener(
+    "submit",
+    (event) => {
+      event.preventDefault();
+      save();
+    },
+    { signal },
+  );
+  list.addEventListener(
+    "keydown",
+    (event) => {
+      const target = event.target as HTMLElement;
+      const id = target.closest<HTMLLIElement>("li[data-id]")?.dataset.id;
+      if (!id) return;
+      if (target === editor?.input) {
+        if (event.key === "Escape") {
+          event.preventDefault();
+          event.stopPropagation();
+          actions.cancelEdit(id);
+        } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          save();
+        }
+      } else if (event.key === "Escape" && target.closest(".picker, .confirm, .msg-actions")) {
+        event.stopPropagation();
+        actions.closeMenu(id);
+      }
+    },
+    { signal },
+  );
+
+  function replaceRow(old: HTMLLIElement, element: HTMLLIElement) {
+    const active = document.activeElement;
+    const hadFocus = active !== null && old.contains(active);
+    const name = hadFocus && active !== old ? active.closest<HTMLElement>("[data-focus]")?.dataset.focus : undefined;
+    old.replaceWith(element);
+    if (!hadFocus) return;
+    // A control that is gone (the chip of a reaction just removed) hands the focus to the row's React button.
+    const target = (name && (named(element, name) ?? named(element, "react"))) || element;
+    target.focus({ preventScroll: true });
+  }
 
   return {
     render(items) {
       const wanted = new Set<string>();
       let cursor: ChildNode | null = list.firstChild;
+      let editing = false;
       for (const item of items) {
         if (wanted.has(item.key)) continue;
         wanted.add(item.key);
+        if (item.kind === "message" && item.editing) editing = true;
         const signature = JSON.stringify(item);
         let row = rows.get(item.key);
         if (!row || row.signature !== signature) {
-          const element = renderItem(item);
+          const element = renderItem(item, editorFor);
           if (row) {
             if (cursor === row.element) cursor = element;
-            row.element.replaceWith(element);
+            replaceRow(row.element, element);
           }
           row = { element, signature };
           rows.set(item.key, row);
@@ -64,71 +174,38 @@ export function createTimelineView(
         row.element.remove();
         rows.delete(key);
       }
+      if (!editing) editor = undefined;
     },
     clear() {
       rows.clear();
+      editor = undefined;
       list.replaceChildren();
     },
-  };
-}
-
-function renderItem(item: TimelineItem): HTMLLIElement {
-  if (item.kind === "day") {
-    return el("li", { className: "day", attrs: { role: "separator" } }, item.label);
-  }
-  const classes = ["msg"];
-  if (item.own) classes.push("is-own");
-  if (item.grouped) classes.push("is-grouped");
-  if (item.status === "pending") classes.push("is-pending");
-  if (item.status === "failed") classes.push("is-failed");
-  const time = el(
-    "time",
-    { attrs: { datetime: new Date(item.ts).toISOString(), title: formatFullTime(item.ts) } },
-    formatTime(item.ts),
-  );
-  const li = el(
-    "li",
-    { className: classes.join(" "), attrs: { "data-status": item.status, "data-own": String(item.own) } },
-    avatar(item.user),
-    el(
-      "div",
-      { className: "bubble-wrap" },
-      el("div", { className: "meta" }, el("span", { className: "author" }, item.own ? "You" : item.user.name), time),
-      el("p", { className: "bubble" }, item.text),
-      deliveryLine(item),
-    ),
-  );
-  return li;
-}
-
-function deliveryLine(item: Extract<TimelineItem, { kind: "message" }>): HTMLElement | null {
-  if (!item.own) return null;
-  const id = item.clientMsgId;
-  switch (item.status) {
-    case "pending":
-      return el("div", { className: "delivery" }, "Sending…");
-    case "sent":
-      return el("div", { className: "delivery" }, "Sent");
-    case "failed":
-      return el(
-        "div",
-        { className: "delivery" },
-        el("span", {}, `Not sent: ${item.error ?? "unknown error"}`),
-        id ? actionButton("retry", id, "Retry", "Retry sending this message") : null,
-        id ? actionButton("discard", id, "Discard", "Discard this message") : null,
-      );
-    case "confirmed":
-      return item.showSent ? el("div", { className: "delivery" }, "Sent") : null;
-  }
-}
-
-function actionButton(action: string, clientMsgId: string, label: string, ariaLabel: string): HTMLButtonElement {
-  return el(
-    "button",
-    {
-      className: "link-button",
-      attrs: { type: "button", "data-action": action, "data-client-msg-id": clientMsgId, "aria-label": ariaLabel },
+    focus(id, name) {
+      const row = rowOf(id);
+      if (!row) return false;
+      const target = (name && named(row, name)) || row;
+      target.focus();
+      if (target instanceof HTMLTextAreaElement) target.setSelectionRange(target.value.length, target.value.length);
+      return true;
     },
-    label,
-  );
+    highlight(id) {
+      const row = rowOf(id);
+      if (!row) return false;
+      const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+      row.scrollIntoView({ block: "center", behavior: still ? "auto" : "smooth" });
+      row.classList.remove("is-highlighted");
+      // Restarts the animation when the same message is shown twice in a row.
+      void row.offsetWidth;
+      row.classList.add("is-highlighted");
+      row.focus({ preventScroll: true });
+      setTimeout(() => row.classList.remove("is-highlighted"), HIGHLIGHT_MS);
+      return true;
+    },
+    setEditorBusy(busy) {
+      if (!editor) return;
+      editor.input.readOnly = busy;
+      editor.form.setAttribute("aria-busy", String(busy));
+    },
+  };
 }
