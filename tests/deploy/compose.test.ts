@@ -27,7 +27,10 @@ interface Service {
 }
 
 // `merge: true`: the app services share one definition through `<<: *huddle`, as docker-compose reads it.
-const compose = parse(readFileSync(COMPOSE_PATH, "utf8"), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(COMPOSE_PATH, "utf8"), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const services = compose.services;
 
 const environmentOf = (service: Service): Record<string, string> => {
@@ -41,7 +44,8 @@ const appServices = Object.entries(services).filter(([, service]) => service.bui
 const appNodes = appServices.flatMap(([name, service]) => Array(service.deploy?.replicas ?? 1).fill(name) as string[]);
 
 describe("compose.yaml topology", () => {
-  test("runs Redis, three Huddle nodes built from the Dockerfile, and nginx", () => {
+  test("runs PostgreSQL, Redis, three Huddle nodes built from the Dockerfile, and nginx", () => {
+    expect(services.postgres?.image).toMatch(/^postgres:1[5-9]/);
     expect(services.redis?.image).toMatch(/^redis:7/);
     expect(appNodes).toHaveLength(3);
     expect(services.nginx?.image).toMatch(/^nginx:1\.2[7-9]|^nginx:1\.[3-9]\d/);
@@ -53,6 +57,23 @@ describe("compose.yaml topology", () => {
       expect({ name, redis: env.REDIS_URL }).toEqual({ name, redis: "redis://redis:6379" });
       expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?.+\}$/);
       expect(Object.keys(env)).toContain("DEV_TOKENS");
+    }
+  });
+
+  test("keeps PostgreSQL's data in a named volume, checks its health, and points every node at it", () => {
+    const postgres = services.postgres!;
+    expect(postgres.volumes).toEqual(["postgres-data:/var/lib/postgresql/data"]);
+    expect((compose as { volumes?: Record<string, unknown> }).volumes).toHaveProperty("postgres-data");
+    expect(postgres.healthcheck?.test).toEqual(expect.arrayContaining(["pg_isready"]));
+    expect(postgres).not.toHaveProperty("ports");
+    const db = environmentOf(postgres);
+    for (const [name, service] of appServices) {
+      const env = environmentOf(service);
+      expect({ name, url: env.DATABASE_URL }).toEqual({
+        name,
+        url: `postgres://${db.POSTGRES_USER}:\${POSTGRES_PASSWORD:-huddle}@postgres:5432/${db.POSTGRES_DB}`,
+      });
+      expect(service.depends_on).toMatchObject({ postgres: { condition: "service_healthy" } });
     }
   });
 
@@ -119,9 +140,13 @@ describe("docker-compose config", () => {
     const { stdout } = await run({ JWT_SECRET: "x".repeat(48) });
     const rendered = parse(stdout) as { services: Record<string, Service> };
     expect(Object.keys(rendered.services).sort()).toEqual(
-      ["nginx", "redis", ...appServices.map(([name]) => name)].sort(),
+      ["nginx", "postgres", "redis", ...appServices.map(([name]) => name)].sort(),
     );
-    for (const [name] of appServices) expect(environmentOf(rendered.services[name]!).JWT_SECRET).toBe("x".repeat(48));
+    for (const [name] of appServices) {
+      const env = environmentOf(rendered.services[name]!);
+      expect(env.JWT_SECRET).toBe("x".repeat(48));
+      expect(env.DATABASE_URL).toBe("postgres://huddle:huddle@postgres:5432/huddle");
+    }
   });
 
   (hasDockerCompose ? test : test.skip)("refuses to start without JWT_SECRET and says what to set", async () => {
