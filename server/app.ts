@@ -17,7 +17,8 @@ import { systemClock, type Clock } from "./core/clock";
 import { createLogger, type Logger } from "./logger";
 import { createMetrics } from "./metrics";
 import { createServices, type Services } from "./services";
-import { createMemoryStores, type Stores } from "./stores";
+import type { Stores } from "./stores";
+import { memoryStores } from "./store-factory";
 import { createLocalDelivery } from "./transport/delivery";
 import { createHttpApi } from "./transport/http/http-api";
 import { createOriginPolicy } from "./transport/http/origin";
@@ -29,6 +30,7 @@ import { createProtection } from "./transport/protection";
 import { watchSocketIo } from "./transport/slow-consumers";
 import { HSTS_HEADER } from "./transport/http/security-headers";
 import { createNodeServer } from "./tls";
+import { startWebhooks } from "./features/webhooks/webhooks";
 
 export interface AppDeps {
   logger?: Logger;
@@ -66,14 +68,7 @@ export interface App {
 export function createApp(config: Config, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger({ level: config.logLevel, nodeId: config.nodeId });
   const clock = deps.clock ?? systemClock;
-  const stores =
-    deps.stores ??
-    createMemoryStores({
-      historyMax: config.historyMax,
-      clientMsgIdTtlMs: config.clientMsgIdTtlMs,
-      messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
-      typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
-    });
+  const stores = deps.stores ?? memoryStores(config);
   const logError = (error: unknown, context = "internal") => {
     // Refusals while the identity provider is unreachable: the failed fetch itself was logged, once.
     if (error instanceof KeySetUnavailableError) return;
@@ -128,9 +123,24 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   watchSocketIo(io, protection.slowConsumers);
   const { engine } = socketServer;
   if (stores.socketAdapter) io.adapter(stores.socketAdapter);
+  const webhooks =
+    config.webhook && stores.outbox
+      ? startWebhooks({
+          settings: config.webhook,
+          outbox: stores.outbox,
+          nodeId: config.nodeId,
+          clock,
+          logger,
+          registry: metrics.registry,
+        })
+      : undefined;
   delivery = createLocalDelivery(stores.bus, io, {
     messages: stores.messages,
     onError: (error) => logError(error, "delivery"),
+    onBan: (roomId, userId) => socketServer.expel(roomId, userId),
+    onModeration: (event) => services.moderation.forget(event.roomId),
+    // A change anywhere may have a webhook event due: look now rather than at the next poll.
+    onChange: webhooks && (() => webhooks.poke()),
   });
   const wsEndpoint = createWsEndpoint({
     services,
@@ -154,6 +164,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
   const api = createHttpApi({
     services,
+    failedWebhooks: webhooks?.failed,
     delivery,
     metrics,
     origins,
@@ -226,6 +237,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       socketServer.closeTransports();
       await new Promise((resolve) => setTimeout(resolve, 50));
       await wsClosed;
+      await webhooks?.close();
       await stores.shutdown().catch((error) => logError(error, "shutdown"));
       services.close();
       delivery.close();

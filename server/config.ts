@@ -58,6 +58,14 @@ export interface Config {
   readonly clientMsgIdTtlMs: number;
   /** Rooms with more members than this do not broadcast public read markers (§9). */
   readonly readBroadcastMaxMembers: number;
+  /** Signed webhooks (§11): where to POST, the `whsec_` secret, and the retry settings; unset: none. */
+  readonly webhook?: {
+    readonly url: string;
+    readonly secret: string;
+    readonly timeoutMs: number;
+    readonly retryBaseMs: number;
+    readonly retryForMs: number;
+  };
   readonly maxPayloadBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Things that work but deserve an operator's attention; `main.ts` logs them at start-up. */
@@ -149,6 +157,28 @@ export function loadConfig(
     warnings.push("HISTORY_RETENTION_DAYS has no effect without DATABASE_URL (history is capped by HISTORY_MAX)");
   }
 
+  const webhookUrl = read("WEBHOOK_URL");
+  const webhookSecret = read("WEBHOOK_SECRET");
+  if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) {
+    problems.push(`WEBHOOK_URL must be an http:// or https:// URL (got ${JSON.stringify(webhookUrl)})`);
+  }
+  if (webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/.test(webhookSecret)) {
+    problems.push("WEBHOOK_SECRET must be whsec_ followed by a base64 key of at least 12 bytes");
+  }
+  if ((webhookUrl === undefined) !== (webhookSecret === undefined)) {
+    problems.push("WEBHOOK_URL and WEBHOOK_SECRET go together: set both, or neither");
+  }
+  const webhook =
+    webhookUrl !== undefined && webhookSecret !== undefined
+      ? Object.freeze({
+          url: webhookUrl,
+          secret: webhookSecret,
+          timeoutMs: integer("WEBHOOK_TIMEOUT_MS", 10_000, 100, 60_000),
+          retryBaseMs: integer("WEBHOOK_RETRY_BASE_MS", 5000, 10, 10_000),
+          retryForMs: integer("WEBHOOK_RETRY_FOR_MS", 86_400_000, 1000, 30 * 86_400_000),
+        })
+      : undefined;
+
   const reader: ConfigReader = {
     read,
     integer,
@@ -211,6 +241,7 @@ export function loadConfig(
     typingTtlMs: integer("TYPING_TTL_MS", 5000, 100, 3_600_000),
     clientMsgIdTtlMs: integer("CLIENT_MSG_ID_TTL_MS", 600_000, 1000, 30 * 86_400_000),
     readBroadcastMaxMembers: integer("READ_BROADCAST_MAX_MEMBERS", 100, 0, 1_000_000),
+    webhook,
     maxPayloadBytes: integer("MAX_PAYLOAD_BYTES", 65536, 1024, 100 * 1024 * 1024),
     logLevel: logLevelRaw as Config["logLevel"],
     tls,
@@ -233,6 +264,15 @@ export function loadConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
 }
 
 /** A URL with its password hidden, for error messages. */

@@ -9,6 +9,7 @@ import { createChatService, type ChatService } from "./features/chat/chat.servic
 import { createRoomsService, type RoomsService } from "./features/rooms/rooms.service";
 import { createTypingService, type TypingService } from "./features/typing/typing.service";
 import { createReadsService, type ReadsService } from "./features/reads/reads.service";
+import { createModerationService, type ModerationService } from "./features/moderation/moderation.service";
 import type { Stores } from "./stores";
 
 export interface Services {
@@ -21,6 +22,7 @@ export interface Services {
   readonly chat: ChatService;
   readonly typing: TypingService;
   readonly reads: ReadsService;
+  readonly moderation: ModerationService;
   close(): void;
 }
 
@@ -54,8 +56,10 @@ export function createServices(
     broadcastMaxMembers: config.readBroadcastMaxMembers,
     onError,
   });
+  const moderation = createModerationService({ store: stores.bans, bus: stores.bus, clock });
   const rooms = createRoomsService({
     reads,
+    moderation,
     presence: stores.presence,
     messages: stores.messages,
     typingStore: stores.typing,
@@ -72,6 +76,7 @@ export function createServices(
     chat,
     typing,
     reads,
+    moderation,
     close: () => {
       typing.close();
       reads.close();

@@ -9,20 +9,24 @@ import type { Config } from "./config";
 import type { Logger } from "./logger";
 import { createPostgresRecords } from "./postgres/pg-stores";
 import { createRedisStores } from "./redis/redis-stores";
-import { createMemoryStores, type Stores } from "./stores";
+import { createMemoryStores, type RecordStores, type Stores } from "./stores";
+
+/** The stores of one node in memory, as the configuration sets them (and with another store of record, if given). */
+export function memoryStores(config: Config, records?: RecordStores): Stores {
+  return createMemoryStores({
+    historyMax: config.historyMax,
+    clientMsgIdTtlMs: config.clientMsgIdTtlMs,
+    messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+    typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+    records,
+    webhooks: config.webhook !== undefined,
+  });
+}
 
 export async function createStores(config: Config, logger: Logger): Promise<Stores> {
   const postgres = config.databaseUrl ? await createPostgresRecords(config, logger) : undefined;
   const records = postgres?.records;
-  const base = config.redisUrl
-    ? await createRedisStores(config, logger, { records })
-    : createMemoryStores({
-        historyMax: config.historyMax,
-        clientMsgIdTtlMs: config.clientMsgIdTtlMs,
-        messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
-        typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
-        records,
-      });
+  const base = config.redisUrl ? await createRedisStores(config, logger, { records }) : memoryStores(config, records);
   if (!postgres) return base;
   return {
     ...base,

@@ -12,6 +12,9 @@ import { createMemoryPresenceStore, type PresenceStore } from "./features/rooms/
 import { createMemoryTypingStore, type TypingStore } from "./features/typing/typing.store";
 import { createMemoryReadStore, type MemoryReadStore } from "./features/reads/read.memory";
 import type { ReadStore } from "./features/reads/read.store";
+import { createMemoryOutbox } from "./features/webhooks/outbox.memory";
+import type { OutboxStore } from "./features/webhooks/outbox.store";
+import { createMemoryBanStore, type BanStore } from "./features/moderation/ban.store";
 
 export interface Stores {
   readonly bus: RoomEventBus;
@@ -19,6 +22,10 @@ export interface Stores {
   readonly messages: MessageStore;
   /** Read markers and the users' rooms (§9). */
   readonly reads: ReadStore;
+  /** Webhook events recorded with the changes (§11); present only with webhooks configured. */
+  readonly outbox?: OutboxStore;
+  /** Who is kept out of which room (§11). */
+  readonly bans: BanStore;
   readonly presence: PresenceStore;
   readonly typing: TypingStore;
   /** The per-user message budget (`RATE_BURST`, `RATE_PER_SEC`). */
@@ -35,10 +42,12 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-/** The stores of record of messages and read state, when they are not the bundle's own (PostgreSQL, §10). */
+/** The stores of record of messages, read state and the webhook outbox, when they are not the bundle's own (§10). */
 export type RecordStores = (deps: { bus: RoomEventBus; presence: PresenceStore }) => {
   messages: MessageStore;
   reads: ReadStore;
+  outbox?: OutboxStore;
+  bans: BanStore;
 };
 
 export interface StoreOptions {
@@ -49,6 +58,8 @@ export interface StoreOptions {
   typingLimit: RateLimit;
   /** Messages and read state from elsewhere (PostgreSQL) instead of memory. */
   records?: RecordStores;
+  /** Record webhook events with each change (§11). */
+  webhooks?: boolean;
 }
 
 export function createMemoryStores(options: StoreOptions): Stores {
@@ -56,17 +67,19 @@ export function createMemoryStores(options: StoreOptions): Stores {
   const presence = createMemoryPresenceStore();
   // The read state and the messages share one room: the author's marker moves as a message is stored.
   let reads: MemoryReadStore | undefined;
+  const outbox = options.webhooks ? createMemoryOutbox() : undefined;
   const messages = createMemoryMessageStore({
     bus,
     historyMax: options.historyMax,
     idempotencyTtlMs: options.clientMsgIdTtlMs,
     onAuthored: (message) => reads?.authored(message),
+    outbox,
   });
   reads = createMemoryReadStore({
     messages: messages.local,
     members: async (roomId) => (await presence.members(roomId)).length,
   });
-  const records = options.records?.({ bus, presence }) ?? { messages, reads };
+  const records = options.records?.({ bus, presence }) ?? { messages, reads, outbox, bans: createMemoryBanStore() };
   return {
     bus,
     ...records,

@@ -17,6 +17,10 @@ export type RoomEvent =
    * others see moved too and the room is small enough to be told, for the room's other sockets.
    */
   | { type: "read"; roomId: string; user: User; readUpTo: string; readSeq: number; public?: ReadPosition }
+  /** A user was banned from the room (§11): every node takes the user's connections out of it. */
+  | { type: "ban"; roomId: string; userId: string; until: number | null; reason?: string }
+  /** A ban was lifted. */
+  | { type: "unban"; roomId: string; userId: string }
   | { type: "typing"; roomId: string; users: User[] };
 
 export type ReadPosition = { readUpTo: string; readSeq: number };

@@ -15,6 +15,8 @@ import type { AppendResult, MessageDraft } from "../features/chat/message.store"
 import type { Outcome } from "./batch-writer";
 import type { Database } from "./database";
 import { MESSAGE_COLUMNS, toMessage, type MessageRow } from "./rows";
+import { OUTBOX_INSERT, outboxRows } from "./outbox.pg";
+import { webhookEvent } from "../features/webhooks/webhook-event";
 
 const idempotencyKey = (d: MessageDraft) =>
   d.clientMsgId === undefined ? undefined : `${d.roomId}\n${d.user.id}\n${d.clientMsgId}`;
@@ -23,6 +25,7 @@ export async function runAppendBatch(
   db: Database,
   bus: RoomEventBus,
   drafts: MessageDraft[],
+  webhooks = false,
 ): Promise<Outcome<AppendResult>[]> {
   const outcomes: (Outcome<AppendResult> | undefined)[] = new Array(drafts.length);
   /** Index of the first draft of each idempotency key in this batch: later ones follow its outcome. */
@@ -144,6 +147,11 @@ export async function runAppendBatch(
         marks.map((m) => parsePosition(m.id)!.n),
       ],
     );
+    // Webhook events (§11) are written with the messages: committed together, or not at all.
+    if (webhooks) {
+      const events = fresh.map(({ message }) => webhookEvent("message.created", message, message.ts));
+      await query(OUTBOX_INSERT, outboxRows(events));
+    }
     return fresh;
   });
 

@@ -19,12 +19,18 @@ import { runAppendBatch } from "./append-batch";
 import { createBatchWriter } from "./batch-writer";
 import type { Database } from "./database";
 import { MESSAGE_COLUMNS, toMessage, type MessageRow } from "./rows";
+import { OUTBOX_INSERT, outboxRows } from "./outbox.pg";
+import { webhookEvent } from "../features/webhooks/webhook-event";
 
 export interface PostgresMessageOptions {
   db: Database;
   bus: RoomEventBus;
   /** The most sends committed in one transaction. @default 500 */
   maxBatch?: number;
+  /** Record webhook events with each change, in its transaction (§11). */
+  webhooks?: boolean;
+  /** For the time of a change's webhook event. @default Date.now */
+  now?: () => number;
 }
 
 const MAX_BIGINT = "9223372036854775807";
@@ -39,7 +45,7 @@ export interface PostgresMessageStore extends MessageStore {
 export function createPostgresMessageStore(options: PostgresMessageOptions): PostgresMessageStore {
   const { db, bus } = options;
   const writer = createBatchWriter<MessageDraft, AppendResult>({
-    run: (drafts) => runAppendBatch(db, bus, drafts),
+    run: (drafts) => runAppendBatch(db, bus, drafts, options.webhooks),
     maxBatch: options.maxBatch,
   });
 
@@ -157,7 +163,12 @@ export function createPostgresMessageStore(options: PostgresMessageOptions): Pos
             next.reactions ? JSON.stringify(next.reactions) : null,
           ],
         );
-        return { message: { ...next, rev: formatPosition({ epoch: position.epoch, n: rev }) }, changed: true };
+        const changed = { ...next, rev: formatPosition({ epoch: position.epoch, n: rev }) };
+        if (options.webhooks) {
+          const event = webhookEvent("message.updated", toWire(changed), (options.now ?? Date.now)());
+          await query(OUTBOX_INSERT, outboxRows([event]));
+        }
+        return { message: changed, changed: true };
       });
       if (!result.changed) return { message: toWire(result.message), changed: false };
       const message = toWire(result.message);

@@ -83,6 +83,34 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "webhook outbox",
+    sql: `
+      -- Webhook events (§11), written in the same transaction as their change. Delivered ones are deleted;
+      -- those that exhausted their retries stay, state 'failed'.
+      CREATE TABLE outbox (
+        id bigserial PRIMARY KEY,
+        webhook_id text NOT NULL,
+        room_id text NOT NULL,
+        type text NOT NULL,
+        at bigint NOT NULL,
+        message jsonb NOT NULL,
+        state text NOT NULL DEFAULT 'pending',
+        attempts integer NOT NULL DEFAULT 0,
+        first_attempt_at bigint,
+        next_at bigint NOT NULL DEFAULT 0,
+        locked_until bigint,
+        locked_by text,
+        last_status integer,
+        last_error text,
+        failed_at bigint
+      );
+      -- The head of each room: the oldest pending event.
+      CREATE INDEX outbox_pending ON outbox (room_id, id) WHERE state = 'pending';
+      CREATE INDEX outbox_failed ON outbox (failed_at DESC) WHERE state = 'failed';
+    `,
+  },
 ];
 
 /** Any fixed 64-bit number: the advisory lock every node takes to migrate. */

@@ -11,6 +11,8 @@ import { createDatabase, type Database } from "./database";
 import { createPostgresMessageStore, type PostgresMessageStore } from "./messages.pg";
 import { migrate } from "./migrations";
 import { createPostgresReadStore } from "./reads.pg";
+import { createPostgresOutbox } from "./outbox.pg";
+import { createPostgresBanStore } from "./bans.pg";
 import { startRetention, type Retention } from "./retention";
 
 export interface PostgresRecords {
@@ -36,7 +38,7 @@ export interface PostgresRecordOptions {
 
 /** Connects, migrates (retrying in the background while the database is away) and returns the record stores. */
 export async function createPostgresRecords(
-  config: Pick<Config, "databaseUrl" | "historyRetentionDays" | "nodeId">,
+  config: Pick<Config, "databaseUrl" | "historyRetentionDays" | "nodeId" | "webhook">,
   logger: Logger,
   options: PostgresRecordOptions = {},
 ): Promise<PostgresRecords> {
@@ -82,9 +84,15 @@ export async function createPostgresRecords(
   return {
     db,
     records({ bus, presence }) {
-      messages = createPostgresMessageStore({ db, bus });
+      const webhooks = config.webhook !== undefined;
+      messages = createPostgresMessageStore({ db, bus, webhooks });
       const reads = createPostgresReadStore({ db, members: async (roomId) => (await presence.members(roomId)).length });
-      return { messages, reads };
+      return {
+        messages,
+        reads,
+        outbox: webhooks ? createPostgresOutbox(db) : undefined,
+        bans: createPostgresBanStore(db),
+      };
     },
     isReady: () => migrated && db.isReady(),
     drain: async () => messages?.drain(),

@@ -59,11 +59,12 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     if (event.type === "message" || event.type === "update") {
       const position = eventPosition(event);
       if (!position) return;
+      // The newest position seen per room, to catch up from after a lost subscription. Nothing is dropped here:
+      // with PostgreSQL a room's events can arrive out of order, and the delivery orders and dedupes them
+      // (../transport/room-order.ts).
       const last = delivered.get(event.roomId);
-      // Already delivered (by a catch-up read, or a subscription doubled during a reconnection).
-      if (last && comparePositions(position, last) <= 0) return;
       delivered.delete(event.roomId);
-      delivered.set(event.roomId, position);
+      delivered.set(event.roomId, last && comparePositions(position, last) < 0 ? last : position);
       if (delivered.size > maxTracked) delivered.delete(delivered.keys().next().value!);
     }
     for (const listener of listeners) {

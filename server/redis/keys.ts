@@ -21,8 +21,18 @@ export interface Keys {
   revs(roomId: string): string;
   /** The first message stored for a (room, user, clientMsgId): its id, seq and ts. */
   sent(roomId: string, userId: string, clientMsgId: string): string;
+  /** A room's webhook events not delivered yet (stream, in change order), with the claim on its head and its attempts. */
+  webhookQueue(roomId: string): string;
+  webhookLease(roomId: string): string;
+  webhookState(roomId: string): string;
+  /** Rooms with webhook events, by when their head is due (sorted set). */
+  readonly webhookDue: string;
+  /** Webhook events that exhausted their retries (list, newest first). */
+  readonly webhookFailed: string;
   /** A room's read markers (hash: user id → marker JSON). */
   reads(roomId: string): string;
+  /** A room's bans (hash: user id → `{until, reason}`). */
+  bans(roomId: string): string;
   /** A room's public read positions (sorted set: user id by public seq). */
   publicReads(roomId: string): string;
   /** A user's rooms (sorted set: room id by when it became theirs, ms). */
@@ -69,7 +79,13 @@ export function createKeys(prefix = "huddle:"): Keys {
     revs: (roomId) => `${p}{${roomId}}:rev`,
     // A digest of (user, clientMsgId): short keys keep a remembered send small, whatever the ids' lengths.
     sent: (roomId, userId, clientMsgId) => `${p}{${roomId}}:s:${digest(`${userId}\n${clientMsgId}`)}`,
+    webhookQueue: (roomId) => `${p}{${roomId}}:wh`,
+    webhookLease: (roomId) => `${p}{${roomId}}:wh:lease`,
+    webhookState: (roomId) => `${p}{${roomId}}:wh:state`,
+    webhookDue: `${p}webhooks:due`,
+    webhookFailed: `${p}webhooks:failed`,
     reads: (roomId) => `${p}{${roomId}}:reads`,
+    bans: (roomId) => `${p}{${roomId}}:bans`,
     publicReads: (roomId) => `${p}{${roomId}}:pub`,
     // A user's keys share a hash tag of their own: a digest, since a user id may hold braces.
     userRooms: (userId) => `${p}u{${digest(userId)}}:rooms`,

@@ -34,6 +34,10 @@ export interface RedisMessageOptions {
   idempotencyTtlMs?: number;
   /** The channel events are published on. */
   channel(roomId: string): string;
+  /** Record webhook events with each change (§11). */
+  webhooks?: boolean;
+  /** For the time of a change's webhook event. @default Date.now */
+  now?: () => number;
   /**
    * The message budget, taken in the same script as the append (`appendWithinBudget`); its bucket keys are the
    * message limiter's. Only where every key may be used by one script (not on a Redis Cluster, where the
@@ -53,10 +57,31 @@ if not e then
 end
 `;
 
-// KEYS: room, messages, order, revs, sent (the room key again when there is none), reads, public reads, [bucket].
+/**
+ * Lua that records a webhook event (§11) in the room's queue and makes the room due (NX: a head waiting for its
+ * retry keeps its time). The id is ../features/webhooks/webhook-event.ts's: msg_ and sha1(room, newline, position).
+ */
+function recordWebhookLua(
+  queue: string,
+  due: string,
+  roomId: string,
+  position: string,
+  type: string,
+  at: string,
+  json: string,
+) {
+  return `
+  redis.call('XADD', ${queue}, '*', 'i', 'msg_' .. string.sub(redis.sha1hex(${roomId} .. '\\n' .. ${position}), 1, 24),
+    't', ${type}, 'a', ${at}, 'm', ${json})
+  redis.call('ZADD', ${due}, 'NX', ${at}, ${roomId})`;
+}
+
+// KEYS: room, messages, order, revs, sent (the room key again when there is none), reads, public reads, webhook
+// queue, webhook due rooms, [bucket].
 // ARGV: now (ms), historyMax, ttlMs, channel, message JSON after its first "{" (without id, seq, rev), event head,
-// has sent, replyTo ("" for none), author id, [burst, rate, now].
-// The author's read marker (§9), if they have one, moves to their message in the same step.
+// has sent, replyTo ("" for none), author id, webhooks (1/0), room id, [burst, rate, now].
+// The author's read marker (§9), if they have one, moves to their message in the same step; with webhooks
+// (§11), the event is recorded in the room's queue in the same step too.
 // Replies: {0, json} stored; {1, json} the first message of this clientMsgId; {3, "id seq ts"} the same, no
 // longer kept; {2, tokens} refused by the budget; {4} replyTo is not a message of the room.
 const APPEND = defineScript(`
@@ -70,8 +95,8 @@ if hasSent then
   end
 end
 if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[8]) == 0 then return {4} end
-if #KEYS > 7 then
-  ${takeTokenLua("KEYS[8]", "ARGV[10]", "ARGV[11]", "ARGV[12]")}
+if #KEYS > 9 then
+  ${takeTokenLua("KEYS[10]", "ARGV[12]", "ARGV[13]", "ARGV[14]")}
   if not taken then return {2, string.format('%.17g', tokens)} end
 end
 ${EPOCH_LUA}
@@ -99,21 +124,25 @@ if marker then
   redis.call('HSET', KEYS[6], ARGV[9], cjson.encode(m))
   redis.call('ZADD', KEYS[7], seq, ARGV[9])
 end
+if ARGV[10] == '1' then ${recordWebhookLua("KEYS[8]", "KEYS[9]", "ARGV[11]", "id", "'c'", "ARGV[1]", "json")} end
 redis.call('PUBLISH', ARGV[4], ARGV[6] .. json .. '}')
 return {0, json}
 `);
 
-// KEYS: room, messages, revs. ARGV: id, expected rev, stored JSON after '{"rev":…,', wire JSON after the same,
-// channel, event head. Replies: {0} no such message; {1} it changed meanwhile; {2, json} stored (wire form).
+// KEYS: room, messages, revs, webhook queue, webhook due rooms. ARGV: id, expected rev, stored JSON after
+// '{"rev":…,', wire JSON after the same, channel, event head, webhooks (1/0), room id, now (ms).
+// Replies: {0} no such message; {1} it changed meanwhile; {2, json} stored (wire form).
 const CHANGE = defineScript(`
 local current = redis.call('HGET', KEYS[2], ARGV[1])
 if not current then return {0} end
 if string.match(current, '^{"rev":"([^"]+)"') ~= ARGV[2] then return {1} end
 local e = redis.call('HGET', KEYS[1], 'e')
 local n = redis.call('HINCRBY', KEYS[1], 'p', 1)
-local head = '{"rev":"' .. e .. '-' .. n .. '",'
+local rev = e .. '-' .. n
+local head = '{"rev":"' .. rev .. '",'
 redis.call('HSET', KEYS[2], ARGV[1], head .. ARGV[3])
 redis.call('ZADD', KEYS[3], n, ARGV[1])
+if ARGV[7] == '1' then ${recordWebhookLua("KEYS[4]", "KEYS[5]", "ARGV[8]", "rev", "'u'", "ARGV[9]", "head .. ARGV[4]")} end
 redis.call('PUBLISH', ARGV[5], ARGV[6] .. head .. ARGV[4] .. '}')
 return {2, head .. ARGV[4]}
 `);
@@ -210,6 +239,8 @@ const MAX_CHANGE_ATTEMPTS = 20;
 export function createRedisMessageStore(options: RedisMessageOptions): MessageStore {
   const { client, guard, keys, historyMax, budget } = options;
   const ttlMs = options.idempotencyTtlMs ?? 10 * 60 * 1000;
+  const webhooks = options.webhooks ? 1 : 0;
+  const now = options.now ?? Date.now;
   const roomKeys = (roomId: string) => [keys.room(roomId), keys.messages(roomId), keys.order(roomId)];
   const eventHead = (type: "message" | "update", roomId: string) =>
     `{"type":"${type}","roomId":${JSON.stringify(roomId)},"message":`;
@@ -226,6 +257,8 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
           sentKey,
           keys.reads(draft.roomId),
           keys.publicReads(draft.roomId),
+          keys.webhookQueue(draft.roomId),
+          keys.webhookDue,
           ...bucketKeys,
         ],
         [
@@ -238,6 +271,8 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
           hasSent ? 1 : 0,
           draft.replyTo ?? "",
           draft.user.id,
+          webhooks,
+          draft.roomId,
           ...bucketArgs,
         ],
       ),
@@ -312,7 +347,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
         const reply = (await guard(() =>
           CHANGE.run(
             client,
-            [keys.room(roomId), keys.messages(roomId), keys.revs(roomId)],
+            [keys.room(roomId), keys.messages(roomId), keys.revs(roomId), keys.webhookQueue(roomId), keys.webhookDue],
             [
               id,
               current.rev,
@@ -320,6 +355,9 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
               restWithoutRev(toWire(next)),
               options.channel(roomId),
               eventHead("update", roomId),
+              webhooks,
+              roomId,
+              now(),
             ],
           ),
         )) as [number, string?];

@@ -15,6 +15,8 @@ import { closeConnection, createGuard, createRedisConnection, type Redis } from 
 import { createRedisBus } from "./bus.redis";
 import { createRedisMessageStore } from "./messages.redis";
 import { createRedisReadStore } from "./reads.redis";
+import { createRedisOutbox } from "./outbox.redis";
+import { createRedisBanStore } from "./bans.redis";
 import { createKeys, type Keys } from "./keys";
 import { createRedisConnectionRegistry, createRedisRateLimiter } from "./limits.redis";
 import { createNodeLife } from "./nodes.redis";
@@ -76,6 +78,7 @@ export async function createRedisStores(
     historyMax: config.historyMax,
     idempotencyTtlMs: config.clientMsgIdTtlMs,
     channel: () => keys.events,
+    webhooks: config.webhook !== undefined,
     // The same buckets as messageLimiter below, so both paths spend one budget.
     budget: {
       limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
@@ -83,7 +86,7 @@ export async function createRedisStores(
     },
   });
   // The bus catches up from the store of record, whichever it is (bound below, once it exists).
-  let records: { messages: Stores["messages"]; reads: Stores["reads"] } | undefined;
+  let records: Pick<Stores, "messages" | "reads" | "outbox" | "bans"> | undefined;
   const bus = createRedisBus({
     client,
     guard,
@@ -96,6 +99,8 @@ export async function createRedisStores(
   records = options.records?.({ bus, presence }) ?? {
     messages: redisMessages,
     reads: createRedisReadStore({ client, guard, keys }),
+    outbox: config.webhook ? createRedisOutbox({ client, guard, keys }) : undefined,
+    bans: createRedisBanStore({ client, guard, keys }),
   };
   const connections = createRedisConnectionRegistry({ client, guard, keys, nodeId: config.nodeId });
   const typing = createRedisTypingStore({ client, guard, keys });

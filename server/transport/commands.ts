@@ -62,7 +62,12 @@ export function isClientEventName(type: unknown): type is ClientEventName {
 }
 
 export function createCommands(services: Services, hooks: CommandHooks): Commands {
-  const { rooms, chat, typing, reads } = services;
+  const { rooms, chat, typing, reads, moderation } = services;
+  /** Not banned (a ban also took the connection out of the room: forbidden, not not_joined, tells why), and joined. */
+  const assertIn = async (target: CommandTarget, roomId: string) => {
+    await moderation.assertNotBanned(target.conn.identity.user.id, roomId);
+    rooms.assertJoined(target.conn, roomId);
+  };
 
   const handlers: Handlers = {
     async "room:join"(target, payload) {
@@ -78,24 +83,24 @@ export function createCommands(services: Services, hooks: CommandHooks): Command
       return {};
     },
     async "message:send"(target, payload) {
-      rooms.assertJoined(target.conn, payload.roomId);
+      await assertIn(target, payload.roomId);
       const { message } = await chat.send(target.conn.identity.user, payload);
       return { message };
     },
     async "message:edit"(target, { roomId, id, text }) {
-      rooms.assertJoined(target.conn, roomId);
+      await assertIn(target, roomId);
       return { message: (await chat.edit(actorOf(target), roomId, id, text)).message };
     },
     async "message:delete"(target, { roomId, id }) {
-      rooms.assertJoined(target.conn, roomId);
+      await assertIn(target, roomId);
       return { message: (await chat.remove(actorOf(target), roomId, id)).message };
     },
     async "reaction:add"(target, { roomId, id, emoji }) {
-      rooms.assertJoined(target.conn, roomId);
+      await assertIn(target, roomId);
       return { message: (await chat.react(actorOf(target), roomId, id, emoji, true)).message };
     },
     async "reaction:remove"(target, { roomId, id, emoji }) {
-      rooms.assertJoined(target.conn, roomId);
+      await assertIn(target, roomId);
       return { message: (await chat.react(actorOf(target), roomId, id, emoji, false)).message };
     },
     async "typing:start"(target, { roomId }) {
@@ -113,7 +118,7 @@ export function createCommands(services: Services, hooks: CommandHooks): Command
       return chat.page(roomId, { before, limit });
     },
     async "room:read"(target, payload) {
-      rooms.assertJoined(target.conn, payload.roomId);
+      await assertIn(target, payload.roomId);
       return reads.markRead(target.conn.identity.user, payload.roomId, payload.upTo, payload.private ?? false);
     },
     async "room:reads"(target, { roomId }) {

@@ -70,6 +70,12 @@ export interface DeliveryOptions {
   /** @see RoomOrderOptions */
   gapWaitMs?: number;
   lingerMs?: number;
+  /** A user was banned from a room: take this node's Socket.IO sockets of theirs out of it (§11). */
+  onBan?(roomId: string, userId: string): void;
+  /** A ban was made or lifted (for the nodes' ban caches). */
+  onModeration?(event: Extract<RoomEvent, { type: "ban" | "unban" }>): void;
+  /** A message was stored or changed somewhere (webhook events may be due). */
+  onChange?: () => void;
 }
 
 export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options: DeliveryOptions): LocalDelivery {
@@ -139,10 +145,25 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
         if (event.public) room.except(own).emit("read:updated", readUpdate(publicRead(event)));
         break;
       }
+      case "ban":
+        options.onModeration?.(event);
+        options.onBan?.(event.roomId, event.userId);
+        break;
+      case "unban":
+        options.onModeration?.(event);
+        break;
     }
   };
 
   const toListeners = (event: RoomEvent) => {
+    if (event.type === "unban") return;
+    if (event.type === "ban") {
+      // Only the banned user's own streams and connections hear of it (they end, or leave the room).
+      for (const listener of [...(listeners.get(event.roomId) ?? [])]) {
+        if (listener.userId === event.userId) listener.onEvent(event);
+      }
+      return;
+    }
     if (event.type === "read") {
       for (const listener of userListeners.get(event.user.id) ?? []) listener.onEvent(ownRead(event));
       if (!event.public) return;
@@ -168,7 +189,10 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
     lingerMs: options.lingerMs,
     onError: options.onError,
   });
-  const unsubscribe = bus.subscribe((event) => order.push(event));
+  const unsubscribe = bus.subscribe((event) => {
+    if (event.type === "message" || event.type === "update") options.onChange?.();
+    order.push(event);
+  });
 
   // A room is followed while this node serves it: Socket.IO members (the adapter tells when a room's first socket
   // joins and its last leaves), and other listeners (counted below).

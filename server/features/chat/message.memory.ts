@@ -11,11 +11,16 @@ import { changeIndex, formatPosition, parsePosition } from "../../core/position"
 import { HuddleError } from "../../errors";
 import { toWire } from "./message-rules";
 import type { AppendResult, MessageDraft, MessageStore, Missed, Page } from "./message.store";
+import { webhookEvent, type WebhookEvent } from "../webhooks/webhook-event";
 
 export interface MemoryMessageOptions {
   bus: RoomEventBus;
   /** Told of each message as it is stored, in the same step (the read state moves the author's marker). */
   onAuthored?: (message: Message) => void;
+  /** Where webhook events are recorded, in the same step as their change; absent without webhooks. */
+  outbox?: { record(event: WebhookEvent): void };
+  /** For the time of a change's webhook event. @default Date.now */
+  now?: () => number;
   /** Messages kept a room. @default 1000 */
   historyMax?: number;
   /** How long a `clientMsgId` is remembered after its message. @default 10 min */
@@ -173,6 +178,7 @@ export function createMemoryMessageStore(options: MemoryMessageOptions): MemoryM
       if (room.messages.length - room.first > historyMax) trimOldest(room);
       if (key !== undefined) room.sent.set(key, { n, message, expiresAt: draft.ts + idempotencyTtlMs });
       options.onAuthored?.(message);
+      options.outbox?.record(webhookEvent("message.created", message, draft.ts));
       // Published before this call returns, so bus order is store order.
       await options.bus.publish({ type: "message", roomId: draft.roomId, message });
       return { message, duplicate: false };
@@ -197,6 +203,7 @@ export function createMemoryMessageStore(options: MemoryMessageOptions): MemoryM
         const changed: Message = { ...next, rev: formatPosition({ epoch: room.epoch, n }) };
         room.messages[i] = changed;
         const message = toWire(changed);
+        options.outbox?.record(webhookEvent("message.updated", message, (options.now ?? Date.now)()));
         await options.bus.publish({ type: "update", roomId, message });
         return { message, changed: true };
       }

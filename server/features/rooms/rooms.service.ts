@@ -13,11 +13,13 @@ import type { MessageStore } from "../chat/message.store";
 import type { TypingStore } from "../typing/typing.store";
 import type { TypingService } from "../typing/typing.service";
 import type { ReadsService } from "../reads/reads.service";
+import type { ModerationService } from "../moderation/moderation.service";
 import type { PresenceStore } from "./presence.store";
 
 export interface RoomsServiceOptions {
   presence: PresenceStore;
   reads: ReadsService;
+  moderation: ModerationService;
   messages: MessageStore;
   typingStore: TypingStore;
   typing: TypingService;
@@ -31,7 +33,7 @@ export interface RoomsService {
    * before history is read, so the transport starts receiving live events
    * first: a message stored meanwhile may arrive twice (clients dedupe by id)
    * but is never missed.
-   * @throws HuddleError forbidden when the token does not allow the room.
+   * @throws HuddleError forbidden when the token does not allow the room, or the user is banned from it.
    */
   join(conn: Connection, input: { roomId: string; since?: string }, attach: () => Promise<void>): Promise<JoinResult>;
   /** Leaves the room; a room not joined is fine. `detach` stops live events. */
@@ -45,7 +47,7 @@ export interface RoomsService {
 }
 
 export function createRoomsService(options: RoomsServiceOptions): RoomsService {
-  const { presence, messages, typingStore, typing, bus, clock, reads } = options;
+  const { presence, messages, typingStore, typing, bus, clock, reads, moderation } = options;
 
   const assertAccess = (identity: Connection["identity"], roomId: string) => {
     if (!canAccessRoom(identity, roomId)) throw forbidden(roomId);
@@ -78,7 +80,7 @@ export function createRoomsService(options: RoomsServiceOptions): RoomsService {
     async join(conn, input, attach) {
       const { roomId } = input;
       const { user } = conn.identity;
-      assertAccess(conn.identity, roomId);
+      await moderation.assertAllowed(conn.identity, roomId);
       const first = await presence.join(roomId, user, conn.id);
       conn.joined.add(roomId);
       await attach();

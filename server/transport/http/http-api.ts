@@ -1,39 +1,31 @@
 /**
- * The Express app (§5): health, readiness, metrics, dev tokens, the REST
- * routes over history and publishing, SSE, long polling, and the web client.
- * Routes validate with the shared schemas and call the same services as the
- * Socket.IO handlers.
+ * The Express app (§5): health, readiness, metrics, dev tokens, CORS, the
+ * web client, and one error handler; the routes of rooms (./room-routes.ts)
+ * and of bans (./moderation-routes.ts) validate with the shared schemas and
+ * call the same services as the socket commands.
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { z } from "zod";
-import {
-  describeIssues,
-  EditBodySchema,
-  EmojiSchema,
-  ErrorCode,
-  PublishBodySchema,
-  ReadBodySchema,
-  RoomIdSchema,
-  TokenRequestSchema,
-  Limits,
-} from "../../../shared";
-import { canAccessRoom, type Identity } from "../../auth/tokens";
-import { badRequest, HuddleError } from "../../errors";
+import { ErrorCode, TokenRequestSchema } from "../../../shared";
+import { HuddleError } from "../../errors";
 import type { Logger } from "../../logger";
 import type { Metrics } from "../../metrics";
 import type { Services } from "../../services";
+import type { FailedEvent } from "../../features/webhooks/outbox.store";
 import type { LocalDelivery } from "../delivery";
 import type { WatchedConnection } from "../slow-consumers";
-import { authenticate, createErrorHandler, queryString } from "./http-errors";
+import { createErrorHandler } from "./http-errors";
+import { moderationRoutes } from "./moderation-routes";
+import { parse } from "./parse";
+import { roomRoutes } from "./room-routes";
 import type { OriginPolicy } from "./origin";
-import { longPoll } from "./poll";
 import { securityHeaders } from "./security-headers";
-import { streamRoomEvents } from "./sse";
 
 export interface HttpApiOptions {
   services: Services;
+  /** The webhook events that exhausted their retries, when webhooks are on (`GET /api/webhooks/failed`). */
+  failedWebhooks?: (limit: number) => Promise<FailedEvent[]>;
   delivery: LocalDelivery;
   metrics: Metrics;
   origins: OriginPolicy;
@@ -84,101 +76,16 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
     res.json(services.devTokens.issue(parse(TokenRequestSchema, req.body).name));
   });
 
-  /** The room of a `/rooms/:roomId/...` route, checked against the token's `rooms` claim. */
-  const roomOf = (req: Request, identity: Identity): string => {
-    const roomId = RoomIdSchema.safeParse(req.params.roomId);
-    if (!roomId.success) throw badRequest(describeIssues(roomId.error));
-    services.rooms.assertAccess(identity, roomId.data);
-    return roomId.data;
-  };
-
-  api.get("/rooms/:roomId/messages", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, false);
-    const roomId = roomOf(req, identity);
-    const rawLimit = nonEmpty(queryString(req, "limit"));
-    let limit: number | undefined;
-    if (rawLimit !== undefined) {
-      limit = /^\d+$/.test(rawLimit) ? Number(rawLimit) : NaN;
-      if (!(limit >= 1 && limit <= Limits.pageMax))
-        throw badRequest(`limit must be an integer from 1 to ${Limits.pageMax}`);
-    }
-    const page = await services.chat.page(roomId, {
-      before: nonEmpty(queryString(req, "before")),
-      after: nonEmpty(queryString(req, "after")),
-      limit,
-    });
-    res.json(page);
-  });
-
-  api.post("/rooms/:roomId/messages", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, false);
-    const roomId = roomOf(req, identity);
-    const body = parse(PublishBodySchema, req.body);
-    const { message, duplicate } = await services.chat.send(identity.user, { roomId, ...body });
-    res.status(duplicate ? 200 : 201).json({ message });
-  });
-
-  // §8 over REST: access to the room is enough (no join).
-  const actorOf = (identity: Identity) => ({ id: identity.user.id, moderator: identity.moderator });
-  api.patch("/rooms/:roomId/messages/:id", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, false);
-    const roomId = roomOf(req, identity);
-    const { text } = parse(EditBodySchema, req.body);
-    res.json({ message: (await services.chat.edit(actorOf(identity), roomId, String(req.params.id), text)).message });
-  });
-  api.delete("/rooms/:roomId/messages/:id", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, false);
-    const roomId = roomOf(req, identity);
-    res.json({ message: (await services.chat.remove(actorOf(identity), roomId, String(req.params.id))).message });
-  });
-  for (const [method, add] of [
-    ["put", true],
-    ["delete", false],
-  ] as const) {
-    api[method]("/rooms/:roomId/messages/:id/reactions/:emoji", async (req, res) => {
-      const identity = await authenticate(req, services.verifier, false);
-      const roomId = roomOf(req, identity);
-      const emoji = parse(EmojiSchema, req.params.emoji);
-      const { message } = await services.chat.react(actorOf(identity), roomId, String(req.params.id), emoji, add);
-      res.json({ message });
-    });
-  }
-
-  // §9 over REST: access to the room is enough.
-  api.post("/rooms/:roomId/read", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, false);
-    const roomId = roomOf(req, identity);
-    const body = parse(ReadBodySchema, req.body);
-    res.json(await services.reads.markRead(identity.user, roomId, body.upTo, body.private ?? false));
-  });
-  api.get("/rooms/:roomId/reads", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, false);
-    res.json({ reads: await services.reads.reads(roomOf(req, identity)) });
-  });
-  api.get("/rooms", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, false);
-    const mine = await services.reads.rooms(identity.user.id);
-    res.json({ rooms: mine.filter((room) => canAccessRoom(identity, room.roomId)) });
-  });
-
-  api.get("/rooms/:roomId/events", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, true);
-    const roomId = roomOf(req, identity);
-    await streamRoomEvents(req, res, identity, roomId, {
-      services,
-      delivery: options.delivery,
-      historyMax: options.historyMax,
-      heartbeatMs: options.sseHeartbeatMs,
-      maxBufferedBytes: options.maxBufferedBytes,
-      watch: options.watch,
-      onOpen: (delta) => metrics.connections.inc({ transport: "sse" }, delta),
-    });
-  });
-
-  api.get("/rooms/:roomId/poll", async (req, res) => {
-    const identity = await authenticate(req, services.verifier, true);
-    const roomId = roomOf(req, identity);
-    await longPoll(req, res, roomId, { services, delivery: options.delivery });
+  // Bans first: their routes check the moderator themselves, whatever bans apply to them.
+  moderationRoutes(api, services, options.failedWebhooks);
+  roomRoutes(api, {
+    services,
+    delivery: options.delivery,
+    historyMax: options.historyMax,
+    sseHeartbeatMs: options.sseHeartbeatMs,
+    maxBufferedBytes: options.maxBufferedBytes,
+    watch: options.watch,
+    onSseOpen: (delta) => metrics.connections.inc({ transport: "sse" }, delta),
   });
 
   api.use((_req, _res) => {
@@ -204,15 +111,6 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
     }),
   );
   return app;
-}
-
-const nonEmpty = (value: string | undefined) => (value === "" ? undefined : value);
-
-/** A body or parameter checked with its shared schema; `bad_request` naming the first problem otherwise. */
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw badRequest(describeIssues(parsed.error));
-  return parsed.data;
 }
 
 /** One debug line per request once it is answered (or, for SSE and polls, once it closes). */

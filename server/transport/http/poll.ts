@@ -14,11 +14,13 @@ import { eventPosition } from "../../features/chat/missed";
 import { HuddleError } from "../../errors";
 import type { Services } from "../../services";
 import type { LocalDelivery } from "../delivery";
-import { queryString } from "./http-errors";
+import { queryString, sendError } from "./http-errors";
 
 export interface PollOptions {
   services: Services;
   delivery: LocalDelivery;
+  /** The polling user: a ban of theirs from the room ends the poll with `forbidden` (§11). */
+  userId?: string;
 }
 
 export type PollAnswer = { messages: Message[]; updates: Message[]; cursor: string | null };
@@ -78,7 +80,9 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     if (!res.writableEnded && !res.destroyed) res.json(answer);
   };
   const stopListening = options.delivery.listen(roomId, {
+    userId: options.userId,
     onEvent(event) {
+      if (event.type === "ban") return banned();
       const at = eventPosition(event);
       if (!at || done) return;
       live.push({ event, at });
@@ -97,6 +101,13 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     if (answer) finish(answer);
   };
   res.on("close", () => finish({ messages: [], updates: [], cursor: null }));
+  const banned = () => {
+    if (done) return;
+    done = true;
+    stopListening();
+    clearTimeout(timer);
+    if (!res.headersSent) sendError(res, new HuddleError(ErrorCode.Forbidden, `you are banned from room ${roomId}`));
+  };
 
   try {
     await options.delivery.ready(roomId);

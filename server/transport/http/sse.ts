@@ -43,6 +43,8 @@ export function formatSseEvent(event: RoomEvent): string {
     case "typing":
       return `event: typing\ndata: ${JSON.stringify({ roomId: event.roomId, users: event.users })}\n\n`;
     case "read":
+    case "ban":
+    case "unban":
       return "";
   }
 }
@@ -70,7 +72,9 @@ export async function streamRoomEvents(
   const maxBuffered = options.maxBufferedBytes;
   const write = (event: RoomEvent) => {
     const behind = maxBuffered !== undefined && shouldDropTyping(res.writableLength, maxBuffered);
-    if ((event.type === "typing" && behind) || event.type === "read") return;
+    if ((event.type === "typing" && behind) || event.type === "read" || event.type === "unban") return;
+    // This stream's user was banned from the room (§11): the stream ends; a new one is refused.
+    if (event.type === "ban") return void res.end();
     const position = eventPosition(event);
     if (position) {
       // Skip what the replay already sent.

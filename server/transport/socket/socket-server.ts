@@ -63,6 +63,8 @@ export interface SocketServer {
   settled(timeoutMs: number): Promise<void>;
   /** Closes every connection's transport, so that its client reconnects (elsewhere, behind a balancer). */
   closeTransports(): void;
+  /** Takes `userId`'s sockets on this node out of `roomId`, telling them why (a ban, §11). */
+  expel(roomId: string, userId: string): void;
 }
 
 export function createSocketServer(options: SocketServerOptions): SocketServer {
@@ -183,6 +185,21 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   return {
     io,
     engine,
+    expel(roomId, userId) {
+      const namespace = io.of("/");
+      for (const id of [...(namespace.adapter.rooms.get(roomKey(roomId)) ?? [])]) {
+        const socket = namespace.sockets.get(id);
+        const session = socket && sessions.get(socket);
+        if (!socket || !session || session.conn.identity.user.id !== userId) continue;
+        socket.emit("room:removed", { roomId, reason: "banned" });
+        // In the socket's queue, after what it already sent: then the room is left as by room:leave.
+        session.enqueue(() =>
+          services.rooms
+            .leave(session.conn, roomId, () => session.detach(roomId))
+            .catch((e) => hooks.onError(e, "ban")),
+        );
+      }
+    },
     closeTransports() {
       for (const socket of io.of("/").sockets.values()) {
         const transport = socket.conn.transport as unknown as { name: string; writable: boolean };

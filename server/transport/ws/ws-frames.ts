@@ -69,8 +69,8 @@ export function readUpdate(event: Extract<RoomEvent, { type: "read" }>) {
   return { roomId: event.roomId, user: event.user, readUpTo: event.readUpTo, readSeq: event.readSeq };
 }
 
-/** A room event as the §4 event a client receives. */
-export function eventFrame(event: RoomEvent): ServerFrame {
+/** A room event as the §4 event a client receives; undefined for the events no client is sent (a ban lifted). */
+export function eventFrame(event: RoomEvent): ServerFrame | undefined {
   switch (event.type) {
     case "message":
       return { type: "message:new", data: event.message };
@@ -82,5 +82,9 @@ export function eventFrame(event: RoomEvent): ServerFrame {
       return { type: "typing:update", data: { roomId: event.roomId, users: event.users } };
     case "read":
       return { type: "read:updated", data: readUpdate(event) };
+    case "ban":
+      return { type: "room:removed", data: { roomId: event.roomId, reason: "banned" } };
+    case "unban":
+      return undefined;
   }
 }

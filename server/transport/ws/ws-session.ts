@@ -44,8 +44,8 @@ export function startWsSession(ws: WebSocket, connId: string, identity: Identity
   let ended = false;
   let inFlight: Promise<void> = Promise.resolve();
 
-  const send = (frame: ServerFrame) => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  const send = (frame: ServerFrame | undefined) => {
+    if (frame && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
   };
   const target: CommandTarget = {
     conn,
@@ -58,6 +58,10 @@ export function startWsSession(ws: WebSocket, connId: string, identity: Identity
           // disconnects the client if it falls further behind.
           if (event.type === "typing" && shouldDropTyping(ws.bufferedAmount, deps.maxBufferedBytes)) return;
           send(eventFrame(event));
+          // Banned from the room (§11): out of it at once, as if it had left.
+          if (event.type === "ban") {
+            deps.services.rooms.leave(conn, roomId, () => target.detach(roomId)).catch((e) => deps.onError(e, "ban"));
+          }
         },
       };
       following.set(roomId, deps.delivery.listen(roomId, listener));
