@@ -31,6 +31,9 @@ import { watchSocketIo } from "./transport/slow-consumers";
 import { HSTS_HEADER } from "./transport/http/security-headers";
 import { createNodeServer } from "./tls";
 import { startWebhooks } from "./features/webhooks/webhooks";
+import { randomBytes } from "node:crypto";
+import { createInternalServer } from "./transport/http/internal-server";
+import { holdSlot } from "./transport/session";
 
 export interface AppDeps {
   logger?: Logger;
@@ -54,8 +57,13 @@ export interface App {
   readonly io: HuddleServer;
   readonly services: Services;
   readonly logger: Logger;
-  /** Listens on `port` (0 for any) and resolves with the port taken. */
+  /**
+   * Listens on `port` (0 for any) and resolves with the port taken; with `INTERNAL_PORT` set, listens there too
+   * (see `internalPort`).
+   */
   listen(port?: number, host?: string): Promise<number>;
+  /** The internal port taken (metrics, health), once listening with `INTERNAL_PORT` set. */
+  readonly internalPort: number | undefined;
   /** Ready to serve: stores reachable and not draining. */
   isReady(): boolean;
   /**
@@ -91,6 +99,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const protection = createProtection(config, metrics, logger, { slowConsumerSweepMs: deps.slowConsumerSweepMs });
   const origins = createOriginPolicy(config.corsOrigins);
   let draining = false;
+  const isReady = () => !draining && stores.isReady();
 
   const commandHooks: CommandHooks = {
     onOutcome(event, startedAt, ack, thrown) {
@@ -162,8 +171,16 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     },
   });
 
+  const internal = config.internalPort === undefined ? undefined : createInternalServer({ isReady, metrics });
+  let internalPort: number | undefined;
+  // SSE streams and waiting polls take connection slots of their user, like sockets (§13).
+  const slots = { services, maxConnectionsPerUser: config.maxConnectionsPerUser, onError: logError };
+  let slotCounter = 0;
+  const slotPrefix = `${config.nodeId}:http:${randomBytes(4).toString("hex")}`;
   const api = createHttpApi({
     services,
+    holdSlot: (userId) => holdSlot(slots, userId, `${slotPrefix}-${++slotCounter}`),
+    serveMetrics: internal === undefined,
     failedWebhooks: webhooks?.failed,
     delivery,
     metrics,
@@ -171,7 +188,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     historyMax: config.historyMax,
     maxPayloadBytes: config.maxPayloadBytes,
     webRoot: deps.webRoot ?? defaultWebRoot(),
-    isReady: () => !draining && stores.isReady(),
+    isReady,
     sseHeartbeatMs: deps.sseHeartbeatMs,
     maxBufferedBytes: config.maxBufferedBytes,
     watch: protection.slowConsumers.watch,
@@ -181,6 +198,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
   const isSocketIoPath = (url: string | undefined) => url !== undefined && /^\/socket\.io\/?(\?|$)/.test(url);
   const isWsPath = (url: string | undefined) => url !== undefined && /^\/ws(\?|$)/.test(url);
+  /** SSE streams and long polls: they open a stream too, so the per-address connection rate covers them (§13). */
+  const isStreamPath = (url: string | undefined) =>
+    url !== undefined && /^\/api\/rooms\/[^/?]+\/(events|poll)(\?|$)/.test(url);
   const http = createNodeServer(config.tls, (req: IncomingMessage, res: ServerResponse) => {
     if (config.tls) res.setHeader("Strict-Transport-Security", HSTS_HEADER);
     if (isSocketIoPath(req.url)) {
@@ -190,6 +210,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       if (draining) return refuseRequest(res, 503, "server is shutting down");
       return void engine.handleRequest(req, res);
     }
+    // Before any token work, like the Socket.IO handshake.
+    if (isStreamPath(req.url) && protection.gate.refuseRequest(req, res)) return;
     // `/ws` is WebSocket only: tell a plain GET (curl, or a proxy that drops the upgrade headers) so.
     if (isWsPath(req.url)) {
       res.writeHead(426, { "Content-Type": "application/json", Upgrade: "websocket" });
@@ -215,15 +237,20 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     io,
     services,
     logger,
-    isReady: () => !draining && stores.isReady(),
-    listen(port = config.port, host = config.host) {
-      return new Promise((resolve, reject) => {
+    isReady,
+    get internalPort() {
+      return internalPort;
+    },
+    async listen(port = config.port, host = config.host) {
+      const taken = await new Promise<number>((resolve, reject) => {
         http.once("error", reject);
         http.listen(port, host, () => {
           http.off("error", reject);
           resolve((http.address() as AddressInfo).port);
         });
       });
+      if (internal) internalPort = await internal.listen(config.internalPort!, host);
+      return taken;
     },
     async close() {
       if (draining) return;
@@ -243,6 +270,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       delivery.close();
       engine.close();
       http.closeAllConnections();
+      await internal?.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await stores.close().catch((error) => logError(error, "close"));
     },

@@ -50,6 +50,12 @@ export interface Config {
   /** Origins allowed besides same-origin: exact strings, or "*" for any. */
   readonly corsOrigins: "*" | readonly string[];
   readonly maxConnectionsPerUser: number;
+  /** Rooms one Socket.IO or /ws connection may be in at once (§13). */
+  readonly maxRoomsPerConnection: number;
+  /** The per-user `room:join` budget across nodes (§13). */
+  readonly joinLimit: { readonly burst: number; readonly perSecond: number };
+  /** When set, `/metrics` is served only on this port (404 on `PORT`); `/healthz` and `/readyz` on both (§13). */
+  readonly internalPort?: number;
   readonly rateBurst: number;
   readonly ratePerSec: number;
   readonly historyMax: number;
@@ -235,6 +241,12 @@ export function loadConfig(
     devTokens,
     corsOrigins,
     maxConnectionsPerUser: integer("MAX_CONNECTIONS_PER_USER", 20, 1, 1_000_000),
+    maxRoomsPerConnection: integer("MAX_ROOMS_PER_CONNECTION", 100, 1, 100_000),
+    joinLimit: Object.freeze({
+      burst: integer("JOIN_RATE_BURST", 50, 1, 1_000_000),
+      perSecond: number("JOIN_RATE_PER_SEC", 10, 0.001, 1_000_000),
+    }),
+    internalPort: read("INTERNAL_PORT") === undefined ? undefined : integer("INTERNAL_PORT", 0, 0, 65535),
     rateBurst: integer("RATE_BURST", 20, 1, 1_000_000),
     ratePerSec: number("RATE_PER_SEC", 5, 0.001, 1_000_000),
     historyMax: integer("HISTORY_MAX", 1000, 1, 10_000_000),
@@ -258,6 +270,9 @@ export function loadConfig(
   };
   if (!["classic", "sharded", undefined].includes(read("REDIS_ADAPTER"))) {
     problems.push(`REDIS_ADAPTER must be classic or sharded (got "${read("REDIS_ADAPTER")}")`);
+  }
+  if (config.internalPort !== undefined && config.internalPort !== 0 && config.internalPort === config.port) {
+    problems.push("INTERNAL_PORT must differ from PORT (metrics must not be served on the public port)");
   }
   if (config.presence.ttlMs <= config.presence.heartbeatMs) {
     problems.push("PRESENCE_TTL_MS must be longer than PRESENCE_HEARTBEAT_MS");

@@ -34,6 +34,7 @@ async function main() {
       host: config.host,
       redis: Boolean(config.redisUrl),
       postgres: Boolean(config.databaseUrl),
+      internalPort: app.internalPort,
       devTokens: config.devTokens,
       tls: Boolean(config.tls),
     },

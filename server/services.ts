@@ -60,6 +60,8 @@ export function createServices(
   const rooms = createRoomsService({
     reads,
     moderation,
+    maxRoomsPerConnection: config.maxRoomsPerConnection,
+    joinLimiter: stores.joinLimiter,
     presence: stores.presence,
     messages: stores.messages,
     typingStore: stores.typing,

@@ -18,6 +18,7 @@ export function memoryStores(config: Config, records?: RecordStores): Stores {
     clientMsgIdTtlMs: config.clientMsgIdTtlMs,
     messageLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
     typingLimit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+    joinLimit: config.joinLimit,
     records,
     webhooks: config.webhook !== undefined,
   });

@@ -32,6 +32,8 @@ export interface Stores {
   readonly messageLimiter: RateLimiter;
   /** The per-user typing budget, separate from messages. */
   readonly typingLimiter: RateLimiter;
+  /** The per-user `room:join` budget (§13). */
+  readonly joinLimiter: RateLimiter;
   readonly connections: ConnectionRegistry;
   /** The Socket.IO adapter that makes cluster-wide Socket.IO operations reach every node; absent on one node. */
   readonly socketAdapter?: ServerOptions["adapter"];
@@ -56,6 +58,8 @@ export interface StoreOptions {
   clientMsgIdTtlMs?: number;
   messageLimit: RateLimit;
   typingLimit: RateLimit;
+  /** @default 50 a burst, 10 a second */
+  joinLimit?: RateLimit;
   /** Messages and read state from elsewhere (PostgreSQL) instead of memory. */
   records?: RecordStores;
   /** Record webhook events with each change (§11). */
@@ -87,6 +91,7 @@ export function createMemoryStores(options: StoreOptions): Stores {
     typing: createMemoryTypingStore(),
     messageLimiter: createMemoryRateLimiter(options.messageLimit),
     typingLimiter: createMemoryRateLimiter(options.typingLimit),
+    joinLimiter: createMemoryRateLimiter(options.joinLimit ?? { burst: 50, perSecond: 10 }),
     connections: createMemoryConnectionRegistry(),
     isReady: () => true,
     shutdown: async () => {},

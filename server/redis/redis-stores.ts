@@ -168,6 +168,7 @@ export async function createRedisStores(
       name: "message",
       limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
     }),
+    joinLimiter: createRedisRateLimiter({ client, guard, keys, name: "join", limit: config.joinLimit }),
     typingLimiter: createRedisRateLimiter({
       client,
       guard,

@@ -3,10 +3,12 @@
  * WebSocket): the protocol version, the token, and the per-user connection
  * cap (§1), in that order; and the `session` a connection gets first (§4).
  * Both adapters call these, so a user's connections of either kind count
- * together toward `MAX_CONNECTIONS_PER_USER`.
+ * together toward `MAX_CONNECTIONS_PER_USER`; SSE streams and long polls take
+ * their slots too (`holdSlot`, §13).
  */
 import {
   ConnectErrorCode,
+  ErrorCode,
   Limits,
   PROTOCOL_REVISION,
   PROTOCOL_VERSION,
@@ -14,6 +16,7 @@ import {
   type User,
 } from "../../shared";
 import { AuthError, type Identity } from "../auth/tokens";
+import { HuddleError } from "../errors";
 import type { Services } from "../services";
 
 /** Reads `v` as the protocol version: absent means 1. */
@@ -55,6 +58,23 @@ export async function admitConnection(
   const acquired = await connections.acquire(identity.user.id, connId, options.maxConnectionsPerUser);
   if (!acquired) throw new AuthError(ConnectErrorCode.TooManyConnections);
   return { identity, release: () => releaseConnection(options, identity.user.id, connId) };
+}
+
+/**
+ * Takes one of the user's connection slots for an SSE stream or a waiting long poll (§13): they count toward
+ * `MAX_CONNECTIONS_PER_USER` with the sockets, on every node, while open. Resolves with the function that gives
+ * the slot back (never rejects).
+ * @throws HuddleError limit_exceeded when the user already holds the maximum.
+ */
+export async function holdSlot(options: AdmitOptions, userId: string, connId: string): Promise<() => Promise<void>> {
+  const acquired = await options.services.stores.connections.acquire(userId, connId, options.maxConnectionsPerUser);
+  if (!acquired) {
+    throw new HuddleError(
+      ErrorCode.LimitExceeded,
+      `too many open connections: at most ${options.maxConnectionsPerUser} per user, streams and polls included`,
+    );
+  }
+  return () => releaseConnection(options, userId, connId);
 }
 
 /** Gives back the slot `admitConnection` took (what `Admission.release` does, for a caller that keeps no closure). */

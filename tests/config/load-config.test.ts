@@ -177,6 +177,47 @@ describe("each variable", () => {
     expect(loadConfig({ RATE_PER_SEC: ".25" }).ratePerSec).toBe(0.25);
   });
 
+  test("revision 2 settings and their defaults", () => {
+    const config = loadConfig({});
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.historyRetentionDays).toBeUndefined();
+    expect(config.readBroadcastMaxMembers).toBe(100);
+    expect(config.webhook).toBeUndefined();
+    expect(config.maxRoomsPerConnection).toBe(100);
+    expect(config.joinLimit).toEqual({ burst: 50, perSecond: 10 });
+    expect(config.internalPort).toBeUndefined();
+    const set = loadConfig({
+      DATABASE_URL: "postgres://u:p@db:5432/huddle",
+      HISTORY_RETENTION_DAYS: "30",
+      WEBHOOK_URL: "https://hooks.example/huddle",
+      WEBHOOK_SECRET: `whsec_${"a".repeat(24)}`,
+      MAX_ROOMS_PER_CONNECTION: "10",
+      JOIN_RATE_BURST: "5",
+      JOIN_RATE_PER_SEC: "0.5",
+      INTERNAL_PORT: "9090",
+    });
+    expect(set.databaseUrl).toBe("postgres://u:p@db:5432/huddle");
+    expect(set.historyRetentionDays).toBe(30);
+    expect(set.webhook).toEqual({
+      url: "https://hooks.example/huddle",
+      secret: `whsec_${"a".repeat(24)}`,
+      timeoutMs: 10_000,
+      retryBaseMs: 5000,
+      retryForMs: 86_400_000,
+    });
+    expect([set.maxRoomsPerConnection, set.joinLimit, set.internalPort]).toEqual([
+      10,
+      { burst: 5, perSecond: 0.5 },
+      9090,
+    ]);
+  });
+
+  test("a bad DATABASE_URL is named without its password", () => {
+    const error = refusal({ DATABASE_URL: "mysql://admin:hunter2@db/x" });
+    expect(error.message).toContain("DATABASE_URL");
+    expect(error.message).not.toContain("hunter2");
+  });
+
   test("CLIENT_MSG_ID_TTL_MS: 10 minutes unless set", () => {
     expect(loadConfig({}).clientMsgIdTtlMs).toBe(600_000);
     expect(loadConfig({ CLIENT_MSG_ID_TTL_MS: "86400000" }).clientMsgIdTtlMs).toBe(86_400_000);
@@ -245,6 +286,29 @@ describe("bad values are refused with one line naming the variable", () => {
     ["DEV_TOKENS=1 with only a public key", { DEV_TOKENS: "1", JWT_PUBLIC_KEY: rsaPublicKey }, "DEV_TOKENS"],
     ["REDIS_URL=http://x", { REDIS_URL: "http://x" }, "REDIS_URL"],
     ["LOG_LEVEL=loud", { LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    ["DATABASE_URL=mysql://x", { DATABASE_URL: "mysql://x" }, "DATABASE_URL"],
+    ["HISTORY_RETENTION_DAYS=0", { HISTORY_RETENTION_DAYS: "0" }, "HISTORY_RETENTION_DAYS"],
+    ["HISTORY_RETENTION_DAYS=week", { HISTORY_RETENTION_DAYS: "week" }, "HISTORY_RETENTION_DAYS"],
+    ["READ_BROADCAST_MAX_MEMBERS=-1", { READ_BROADCAST_MAX_MEMBERS: "-1" }, "READ_BROADCAST_MAX_MEMBERS"],
+    ["WEBHOOK_URL without WEBHOOK_SECRET", { WEBHOOK_URL: "https://hooks.example" }, "WEBHOOK_SECRET"],
+    ["WEBHOOK_SECRET without WEBHOOK_URL", { WEBHOOK_SECRET: `whsec_${"a".repeat(24)}` }, "WEBHOOK_URL"],
+    ["WEBHOOK_URL=ftp://x", { WEBHOOK_URL: "ftp://x", WEBHOOK_SECRET: `whsec_${"a".repeat(24)}` }, "WEBHOOK_URL"],
+    ["WEBHOOK_SECRET without whsec_", { WEBHOOK_URL: "https://h.example", WEBHOOK_SECRET: "secret" }, "WEBHOOK_SECRET"],
+    [
+      "WEBHOOK_RETRY_BASE_MS=20000",
+      { WEBHOOK_URL: "https://h.example", WEBHOOK_SECRET: `whsec_${"a".repeat(24)}`, WEBHOOK_RETRY_BASE_MS: "20000" },
+      "WEBHOOK_RETRY_BASE_MS",
+    ],
+    [
+      "WEBHOOK_TIMEOUT_MS=soon",
+      { WEBHOOK_URL: "https://h.example", WEBHOOK_SECRET: `whsec_${"a".repeat(24)}`, WEBHOOK_TIMEOUT_MS: "soon" },
+      "WEBHOOK_TIMEOUT_MS",
+    ],
+    ["MAX_ROOMS_PER_CONNECTION=0", { MAX_ROOMS_PER_CONNECTION: "0" }, "MAX_ROOMS_PER_CONNECTION"],
+    ["JOIN_RATE_BURST=many", { JOIN_RATE_BURST: "many" }, "JOIN_RATE_BURST"],
+    ["JOIN_RATE_PER_SEC=0", { JOIN_RATE_PER_SEC: "0" }, "JOIN_RATE_PER_SEC"],
+    ["INTERNAL_PORT=70000", { INTERNAL_PORT: "70000" }, "INTERNAL_PORT"],
+    ["INTERNAL_PORT equal to PORT", { PORT: "4000", INTERNAL_PORT: "4000" }, "INTERNAL_PORT"],
   ])("%s", (_what, env, variable) => {
     const error = refusal(env);
     expect(error.message).toContain(variable);

@@ -3,21 +3,26 @@
  * the access check of the `rooms` claim, per-user presence, and the history a
  * joiner gets, resumed from `since` when the gap can be filled.
  */
-import { Limits, type JoinResult } from "../../../shared";
+import { ErrorCode, Limits, type JoinResult } from "../../../shared";
 import { canAccessRoom } from "../../auth/tokens";
 import type { RoomEventBus } from "../../core/bus";
 import type { Clock } from "../../core/clock";
 import type { Connection } from "../../core/connection";
-import { forbidden, notJoined } from "../../errors";
+import { forbidden, HuddleError, notJoined } from "../../errors";
 import type { MessageStore } from "../chat/message.store";
 import type { TypingStore } from "../typing/typing.store";
 import type { TypingService } from "../typing/typing.service";
 import type { ReadsService } from "../reads/reads.service";
 import type { ModerationService } from "../moderation/moderation.service";
+import type { RateLimiter } from "../limits/rate-limiter";
 import type { PresenceStore } from "./presence.store";
 
 export interface RoomsServiceOptions {
   presence: PresenceStore;
+  /** Rooms one connection may be in at once (§13). @default 100 */
+  maxRoomsPerConnection?: number;
+  /** The per-user `room:join` budget (§13); a join of a room the connection is already in spends nothing. */
+  joinLimiter?: RateLimiter;
   reads: ReadsService;
   moderation: ModerationService;
   messages: MessageStore;
@@ -48,6 +53,7 @@ export interface RoomsService {
 
 export function createRoomsService(options: RoomsServiceOptions): RoomsService {
   const { presence, messages, typingStore, typing, bus, clock, reads, moderation } = options;
+  const maxRooms = options.maxRoomsPerConnection ?? 100;
 
   const assertAccess = (identity: Connection["identity"], roomId: string) => {
     if (!canAccessRoom(identity, roomId)) throw forbidden(roomId);
@@ -81,6 +87,19 @@ export function createRoomsService(options: RoomsServiceOptions): RoomsService {
       const { roomId } = input;
       const { user } = conn.identity;
       await moderation.assertAllowed(conn.identity, roomId);
+      if (!conn.joined.has(roomId)) {
+        // Refused here, a join leaves nothing behind: no membership, presence, marker or room-list entry.
+        if (conn.joined.size >= maxRooms) {
+          throw new HuddleError(
+            ErrorCode.LimitExceeded,
+            `you are in too many rooms: a connection may be in ${maxRooms} at once; leave one first`,
+          );
+        }
+        const decision = await options.joinLimiter?.take(user.id, clock.now());
+        if (decision && !decision.ok) {
+          throw new HuddleError(ErrorCode.RateLimited, "you are joining rooms too fast", decision.retryAfterMs);
+        }
+      }
       const first = await presence.join(roomId, user, conn.id);
       conn.joined.add(roomId);
       await attach();

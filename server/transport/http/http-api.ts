@@ -24,6 +24,10 @@ import { securityHeaders } from "./security-headers";
 
 export interface HttpApiOptions {
   services: Services;
+  /** Takes one of the user's connection slots for a stream or a waiting poll (§13); resolves with its release. */
+  holdSlot?: (userId: string) => Promise<() => Promise<void>>;
+  /** When metrics have a port of their own (`INTERNAL_PORT`), `GET /metrics` is not served here. @default true */
+  serveMetrics?: boolean;
   /** The webhook events that exhausted their retries, when webhooks are on (`GET /api/webhooks/failed`). */
   failedWebhooks?: (limit: number) => Promise<FailedEvent[]>;
   delivery: LocalDelivery;
@@ -53,17 +57,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
   app.set("etag", false);
   if (options.logger) app.use(accessLog(options.logger));
 
-  app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
-  app.get("/readyz", (_req, res) => {
-    if (options.isReady()) return void res.json({ status: "ok" });
-    res
-      .status(503)
-      .json({ status: "unavailable", error: { code: ErrorCode.Unavailable, message: "not ready to serve" } });
-  });
-  app.get("/metrics", async (_req, res) => {
-    res.setHeader("Content-Type", metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
-  });
+  app.use(healthRoutes(options.isReady, options.serveMetrics === false ? undefined : metrics));
 
   const api = express.Router();
   api.use(corsFor(options.origins));
@@ -86,6 +80,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
     maxBufferedBytes: options.maxBufferedBytes,
     watch: options.watch,
     onSseOpen: (delta) => metrics.connections.inc({ transport: "sse" }, delta),
+    holdSlot: options.holdSlot,
   });
 
   api.use((_req, _res) => {
@@ -111,6 +106,28 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
     }),
   );
   return app;
+}
+
+/**
+ * `/healthz`, `/readyz` and, when given, `/metrics` (§5, §13): on the public app, and on the internal port's own
+ * app when `INTERNAL_PORT` is set.
+ */
+export function healthRoutes(isReady: () => boolean, metrics?: Metrics): express.Router {
+  const routes = express.Router();
+  routes.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
+  routes.get("/readyz", (_req, res) => {
+    if (isReady()) return void res.json({ status: "ok" });
+    res
+      .status(503)
+      .json({ status: "unavailable", error: { code: ErrorCode.Unavailable, message: "not ready to serve" } });
+  });
+  if (metrics) {
+    routes.get("/metrics", async (_req, res) => {
+      res.setHeader("Content-Type", metrics.registry.contentType);
+      res.send(await metrics.registry.metrics());
+    });
+  }
+  return routes;
 }
 
 /** One debug line per request once it is answered (or, for SSE and polls, once it closes). */

@@ -21,6 +21,8 @@ export interface PollOptions {
   delivery: LocalDelivery;
   /** The polling user: a ban of theirs from the room ends the poll with `forbidden` (§11). */
   userId?: string;
+  /** Takes one of the user's connection slots while the poll is open (§13); resolves with its release. */
+  holdSlot?: (userId: string) => Promise<() => Promise<void>>;
 }
 
 export type PollAnswer = { messages: Message[]; updates: Message[]; cursor: string | null };
@@ -65,6 +67,9 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
   const timeoutSec = parsePollTimeout(queryString(req, "timeout"));
   const { messages: store } = options.services.stores;
 
+  // Before anything is held open: past the user's cap this is a 429 limit_exceeded (§13).
+  const releaseSlot =
+    (options.userId !== undefined ? await options.holdSlot?.(options.userId) : undefined) ?? (async () => {});
   let done = false;
   /** Only changes after this position count; undefined until the store has been read. */
   let since: Position | undefined;
@@ -76,6 +81,7 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     if (done) return;
     done = true;
     stopListening();
+    void releaseSlot();
     clearTimeout(timer);
     if (!res.writableEnded && !res.destroyed) res.json(answer);
   };
@@ -105,6 +111,7 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     if (done) return;
     done = true;
     stopListening();
+    void releaseSlot();
     clearTimeout(timer);
     if (!res.headersSent) sendError(res, new HuddleError(ErrorCode.Forbidden, `you are banned from room ${roomId}`));
   };
@@ -123,6 +130,7 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
   } catch (error) {
     done = true;
     stopListening();
+    void releaseSlot();
     throw error;
   }
 }

@@ -24,6 +24,8 @@ export interface RoomRouteOptions {
   maxBufferedBytes?: number;
   watch?: (connection: WatchedConnection) => () => void;
   onSseOpen(delta: number): void;
+  /** Takes one of the user's connection slots for a stream or a waiting poll (§13); resolves with its release. */
+  holdSlot?: (userId: string) => Promise<() => Promise<void>>;
 }
 
 export function roomRoutes(api: Router, options: RoomRouteOptions): void {
@@ -110,12 +112,18 @@ export function roomRoutes(api: Router, options: RoomRouteOptions): void {
       maxBufferedBytes: options.maxBufferedBytes,
       watch: options.watch,
       onOpen: options.onSseOpen,
+      holdSlot: options.holdSlot,
     });
   });
 
   api.get("/rooms/:roomId/poll", async (req, res) => {
     const identity = await authenticate(req, services.verifier, true);
     const roomId = await roomOf(req, identity, services);
-    await longPoll(req, res, roomId, { services, delivery: options.delivery, userId: identity.user.id });
+    await longPoll(req, res, roomId, {
+      services,
+      delivery: options.delivery,
+      userId: identity.user.id,
+      holdSlot: options.holdSlot,
+    });
   });
 }

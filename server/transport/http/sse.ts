@@ -29,6 +29,8 @@ export interface SseOptions {
   maxBufferedBytes?: number;
   /** Registers the stream with the slow-consumer sweep; returns the function that unregisters it. */
   watch?: (connection: WatchedConnection) => () => void;
+  /** Takes one of the user's connection slots for the stream (§13); resolves with its release. */
+  holdSlot?: (userId: string) => Promise<() => Promise<void>>;
 }
 
 /** The SSE text of a room event; "" for the events SSE does not carry (read markers). */
@@ -57,6 +59,9 @@ export async function streamRoomEvents(
   options: SseOptions,
 ): Promise<void> {
   const lastEventId = req.get("last-event-id") ?? queryString(req, "lastEventId");
+  // Before anything is held open: past the user's cap this is a 429 limit_exceeded (§13).
+  const releaseSlot = (await options.holdSlot?.(identity.user.id)) ?? (async () => {});
+  if (res.destroyed) return void releaseSlot();
   res.writeHead(200, {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -103,6 +108,7 @@ export async function streamRoomEvents(
     cancelExpiry();
     unwatch?.();
     stopListening();
+    void releaseSlot();
     options.onOpen?.(-1);
   };
   res.on("close", close);
