@@ -77,6 +77,16 @@ describe("compose.yaml topology", () => {
     }
   });
 
+  test("serves metrics on an internal port that nothing publishes and nginx does not proxy", () => {
+    for (const [name, service] of appServices) {
+      expect({ name, port: environmentOf(service).INTERNAL_PORT }).toEqual({ name, port: "9090" });
+      expect(service.ports ?? []).toEqual([]);
+    }
+    const nginx = services.nginx!;
+    expect(JSON.stringify(environmentOf(nginx))).not.toContain("9090");
+    expect(readFileSync(join(REPO_ROOT, "nginx", "default.conf.template"), "utf8")).not.toContain("9090");
+  });
+
   test("gives each node its own NODE_ID", () => {
     const ids = appServices.map(([, service]) => environmentOf(service).NODE_ID);
     if (appServices.length === 1) return expect(ids[0]).toBeUndefined(); // replicas: the default (host name and pid) is unique
