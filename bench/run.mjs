@@ -44,6 +44,7 @@ const FLAGS = {
   settle: ["0.75", "seconds of idle before and after measuring memory"],
   quiet: ["2", "seconds without a delivery after which the rest counts as lost"],
   "cpu-prof": ["", "directory: run the servers with --cpu-prof, profiles in <dir>/<target>/"],
+  results: ["", "directory for latest.jsonl and latest.md (default bench/results/, which the README quotes)"],
 };
 
 function parseOptions(argv) {
@@ -95,6 +96,7 @@ function parseOptions(argv) {
     settleMs: num("settle") * 1000,
     quietMs: num("quiet") * 1000,
     cpuProf: get("cpu-prof") || undefined,
+    results: get("results") || undefined,
     build: Boolean(values.build),
   };
   // Each process holds one descriptor per connection: stay under the file limit (a server holds them all).
@@ -125,7 +127,7 @@ async function main() {
   const secret = randomBytes(32).toString("base64url");
   const ctx = { opts, secret, cpuProfDir: opts.cpuProf, huddleEntry };
   // A profiling run is not a measurement to publish: its results go beside the profiles.
-  const results = opts.cpuProf ? `${opts.cpuProf}/results` : RESULTS;
+  const results = opts.results ?? (opts.cpuProf ? `${opts.cpuProf}/results` : RESULTS);
   mkdirSync(results, { recursive: true });
   const jsonl = `${results}/latest.jsonl`;
   const emit = (record) => {
