@@ -31,7 +31,7 @@ const FLAGS = {
   warmup: ["0.5", "seconds of sending before each measured phase (--full: 2)"],
   only: [Object.keys(GROUPS).join(","), "groups to run (redis = both redis groups)"],
   targets: ["bare,huddle", "servers to compare"],
-  loaders: ["2", "load generator processes"],
+  loaders: ["2", "load generator processes (plus one probe)"],
   connections: ["10000", "connect: connections to open"],
   "connect-concurrency": ["200", "connect: handshakes in flight"],
   "fanout-members": ["500", "fan-out: clients in the room (senders included)"],

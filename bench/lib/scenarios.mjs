@@ -38,9 +38,9 @@ export async function connectScenario(ctx, env) {
   const { opts } = ctx;
   const { loaders } = env;
   const server = env.nodes[0];
-  const n = loaders.count;
+  const n = loaders.spread;
   const specs = (prefix, count) => {
-    const perLoader = Array.from({ length: n }, () => []);
+    const perLoader = Array.from({ length: loaders.count }, () => []);
     for (let i = 0; i < count; i++) {
       perLoader[i % n].push({ url: server.url, userId: `${prefix}-${i}`, localAddress: sourceAddress(i) });
     }
@@ -106,7 +106,7 @@ async function setupMembers(env, members, timeoutMs = 30_000) {
   const { loaders, nodes } = env;
   const perLoader = Array.from({ length: loaders.count }, () => []);
   members.forEach((m, i) => {
-    perLoader[m.loader ?? i % loaders.count].push({
+    perLoader[m.loader ?? i % loaders.spread].push({
       url: nodes[m.node].url,
       userId: m.userId,
       room: m.room,
@@ -253,7 +253,7 @@ export async function roomsScenario(ctx, env, prefix) {
       sender: twoNodes ? firstHalf : true,
       userId: `chat-${i}`,
       // A room's clients share a load generator, so every delivery's latency is measured.
-      loader: room % env.loaders.count,
+      loader: room % env.loaders.spread,
     });
   }
   const setup = await setupMembers(env, members);
