@@ -10,6 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { cpuMs, rssKiB, totalCpuMs, totalCpuSplitMs, totalSyscalls } from "./procfs.mjs";
+import { commandsBetween, redisCommandCounts } from "./redis-info.mjs";
 import { Histogram } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -111,6 +112,8 @@ async function setupMembers(env, members, timeoutMs = 30_000) {
       userId: m.userId,
       room: m.room,
       sender: m.sender,
+      reader: m.reader,
+      changes: m.changes,
       localAddress: sourceAddress(i),
     });
   });
@@ -127,12 +130,21 @@ async function setupMembers(env, members, timeoutMs = 30_000) {
 
 let phaseCounter = 0;
 
-/** One sending phase at `rate` messages/s for `durationMs`, measured from the first send to the last delivery. */
-async function runPhase(env, setup, rate, durationMs, opts) {
+const sumOf = (list, key) => list.reduce((a, x) => a + (x[key] ?? 0), 0);
+const mergeHistograms = (list, key) => list.reduce((h, x) => h.merge(new Histogram(x[key])), new Histogram());
+const per = (value, count, digits = 3) => (count ? round(value / count, digits) : null);
+
+/**
+ * One sending phase at `rate` operations/s for `durationMs`, measured from the first send to the last delivery
+ * (and, with readers, the last `room:read` ack). With `mix` ({ reaction, edit }) that share of the operations are
+ * changes, each of which every client of the room must receive once as `message:updated`.
+ */
+async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs } = {}) {
   const { loaders, nodes, redis } = env;
   const phaseId = ++phaseCounter;
   const totalSenders = setup.senders.reduce((a, b) => a + b, 0);
-  await loaders.all(() => ({ cmd: "phase-prepare", phaseId }));
+  await loaders.all(() => ({ cmd: "phase-prepare", phaseId, readSpreadMs }));
+  const commands0 = redis ? await redisCommandCounts(redis.port) : null;
   const serverPids = nodes.map((n) => n.pid);
   const cpu0 = totalCpuMs(serverPids);
   const sys0 = totalSyscalls(serverPids);
@@ -145,16 +157,26 @@ async function runPhase(env, setup, rate, durationMs, opts) {
     cmd: "phase-send",
     rate: totalSenders ? (rate * setup.senders[i]) / totalSenders : 0,
     durationMs,
+    mix,
   }));
   const expectedByRoom = {};
   for (const s of sends)
     for (const [room, c] of Object.entries(s.sentByRoom)) expectedByRoom[room] = (expectedByRoom[room] ?? 0) + c;
+  // An overloaded server drains its backlog slowly but steadily: only silence means loss.
+  const capMs = durationMs * 3 + 60_000;
+  // The changes acked, by room: every client of the room must receive each as message:updated.
+  const expectedUpdates = {};
+  if (mix) {
+    const acks = await loaders.all(() => ({ cmd: "phase-acks", quietMs: opts.quietMs, capMs }));
+    for (const a of acks)
+      for (const [room, keys] of Object.entries(a.changeKeys)) (expectedUpdates[room] ??= []).push(...keys);
+  }
   const waits = await loaders.all(() => ({
     cmd: "phase-wait",
     expectedByRoom,
+    expectedUpdates,
     quietMs: opts.quietMs,
-    // An overloaded server drains its backlog slowly but steadily: only silence means loss.
-    capMs: durationMs * 3 + 60_000,
+    capMs,
   }));
   const t1 = wall();
   const mono1 = process.hrtime.bigint();
@@ -163,18 +185,62 @@ async function runPhase(env, setup, rate, durationMs, opts) {
   const split1 = totalCpuSplitMs(serverPids);
   const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
   const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
+  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redis.port)) : null;
 
-  const sum = (key) => waits.reduce((a, w) => a + w[key], 0);
+  const sum = (key) => sumOf(waits, key);
   const expected = sum("expected");
   const delivered = sum("unique");
   const sendStart = Math.min(...sends.map((s) => s.startWall));
   const lastRecv = Math.max(...waits.map((w) => w.lastRecv ?? 0));
   const spanMs = Math.max(durationMs, lastRecv - sendStart);
-  const latency = waits.reduce((h, w) => h.merge(new Histogram(w.latency)), new Histogram());
-  const ack = waits.reduce((h, w) => h.merge(new Histogram(w.ack)), new Histogram());
+  const latency = mergeHistograms(waits, "latency");
+  const ack = mergeHistograms(waits, "ack");
   const ackErrors = {};
   for (const w of waits) for (const [k, v] of Object.entries(w.ackErrors)) ackErrors[k] = (ackErrors[k] ?? 0) + v;
   const sendErrors = Object.values(ackErrors).reduce((a, b) => a + b, 0) + sum("unacked");
+  for (const w of waits) for (const [k, v] of Object.entries(w.otherErrors)) ackErrors[k] = (ackErrors[k] ?? 0) + v;
+  // message:updated deliveries count as deliveries: the CPU is for both kinds.
+  const updatesDelivered = sum("updatesExpected") - sum("updatesLost");
+  const deliveries = delivered + updatesDelivered;
+  const readsAcked = sum("readsAcked");
+  const changes = mix && {
+    changesSent: sum("changesSent"),
+    changeErrors: sum("changeErrors") + sum("changesUnanswered"),
+    changeNoops: sum("changeNoops"),
+    changeFallbacks: sum("changeFallbacks"),
+    updatesExpected: sum("updatesExpected"),
+    updatesDelivered,
+    updatesLost: sum("updatesLost"),
+    updateDuplicates: sum("updateDuplicates"),
+    updatesUnexpected: sum("updatesUnexpected"),
+    reactionAckP50Ms: round(mergeHistograms(waits, "reactionAck").quantileMs(0.5)),
+    reactionAckP99Ms: round(mergeHistograms(waits, "reactionAck").quantileMs(0.99)),
+    editAckP50Ms: round(mergeHistograms(waits, "editAck").quantileMs(0.5)),
+    editAckP99Ms: round(mergeHistograms(waits, "editAck").quantileMs(0.99)),
+  };
+  const reads = sum("readsExpected") > 0 && {
+    readsExpected: sum("readsExpected"),
+    readsAcked,
+    readErrors: sum("readErrors") + sum("readsUnanswered"),
+    offeredReadsPerSec: round((sum("readsExpected") * 1000) / durationMs, 0),
+    readsPerSec: round((readsAcked * 1000) / spanMs, 0),
+    readAckP50Ms: round(mergeHistograms(waits, "readAck").quantileMs(0.5)),
+    readAckP99Ms: round(mergeHistograms(waits, "readAck").quantileMs(0.99)),
+    // The probe generator's few members: their acks are timed by an event loop with little else to do.
+    ...(waits[loaders.probe]?.readsAcked > 0 && {
+      probeReads: waits[loaders.probe].readsAcked,
+      probeReadAckP50Ms: round(new Histogram(waits[loaders.probe].readAck).quantileMs(0.5)),
+      probeReadAckP90Ms: round(new Histogram(waits[loaders.probe].readAck).quantileMs(0.9)),
+      probeReadAckP99Ms: round(new Histogram(waits[loaders.probe].readAck).quantileMs(0.99)),
+    }),
+    cpuUsPerRead: per(cpu * 1000, readsAcked),
+    ...(redis && { redisCpuUsPerRead: per(redisCpu * 1000, readsAcked) }),
+    readUpdatedPerRead: per(sum("readUpdated"), readsAcked),
+    ...(commands && {
+      redisCommandsPerRead: per(commands.total, readsAcked),
+      redisScriptsPerRead: per(commands.scripts, readsAcked),
+    }),
+  };
   return {
     metrics: {
       messagesSent: sum("sent"),
@@ -191,15 +257,21 @@ async function runPhase(env, setup, rate, durationMs, opts) {
       ackP50Ms: round(ack.quantileMs(0.5)),
       ackP99Ms: round(ack.quantileMs(0.99)),
       sendErrors,
-      cpuUsPerDelivery: delivered ? round((cpu * 1000) / delivered, 3) : null,
+      ...changes,
+      ...reads,
+      cpuUsPerDelivery: per(cpu * 1000, deliveries),
       serverCpuCores: round(cpu / (t1 - t0), 2),
-      userCpuUsPerDelivery: delivered ? round(((split1.user - split0.user) * 1000) / delivered, 3) : null,
-      systemCpuUsPerDelivery: delivered ? round(((split1.system - split0.system) * 1000) / delivered, 3) : null,
-      writeSyscallsPerDelivery: delivered ? round((sys1.writes - sys0.writes) / delivered, 3) : null,
-      readSyscallsPerDelivery: delivered ? round((sys1.reads - sys0.reads) / delivered, 3) : null,
+      userCpuUsPerDelivery: per((split1.user - split0.user) * 1000, deliveries),
+      systemCpuUsPerDelivery: per((split1.system - split0.system) * 1000, deliveries),
+      writeSyscallsPerDelivery: per(sys1.writes - sys0.writes, deliveries),
+      readSyscallsPerDelivery: per(sys1.reads - sys0.reads, deliveries),
       loaderCpuCores: round(loaderCpu / (t1 - t0), 2),
-      ...(redis ? { redisCpuUsPerDelivery: delivered ? round((redisCpu * 1000) / delivered, 3) : null } : {}),
+      ...(redis ? { redisCpuUsPerDelivery: per(redisCpu * 1000, deliveries) } : {}),
+      ...(commands ? { redisCommandsPerDelivery: per(commands.total, deliveries) } : {}),
     },
+    // Raw figures the scenarios combine (CPU per kind of delivery).
+    totals: { serverCpuMs: cpu, delivered, updatesDelivered, readsAcked },
+    ...(commands ? { redisCommands: commands } : {}),
     errorSamples: Object.keys(ackErrors).length ? ackErrors : undefined,
     // CLOCK_MONOTONIC µs, the clock of V8 CPU profiles: profile-summary.mjs can keep only this window's samples.
     window: { monoStartUs: Number(mono0 / 1000n), monoEndUs: Number(mono1 / 1000n), serverPids },
