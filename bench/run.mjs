@@ -29,7 +29,7 @@ const FLAGS = {
   rounds: ["3", "A/B rounds per scenario"],
   window: ["2", "measured seconds per sending phase (--full: 10)"],
   warmup: ["0.5", "seconds of sending before each measured phase (--full: 2)"],
-  only: [Object.keys(GROUPS).join(","), "groups to run (redis = both redis groups)"],
+  only: [Object.keys(GROUPS).join(","), "groups to run (redis = every redis group)"],
   targets: ["bare,huddle", "servers to compare"],
   loaders: ["2", "load generator processes (plus one probe)"],
   connections: ["10000", "connect: connections to open"],
@@ -40,7 +40,8 @@ const FLAGS = {
   "light-rate": ["40", "light fan-out: messages/s"],
   "room-clients": ["1000", "chat rooms: clients"],
   "room-size": ["10", "chat rooms: clients per room"],
-  "rooms-rate": ["500", "chat rooms: messages/s"],
+  "rooms-rate": ["500", "chat rooms and changes: operations/s"],
+  "change-share": ["0.1", "changes: share of the operations that are reactions and edits (half each)"],
   settle: ["0.75", "seconds of idle before and after measuring memory"],
   quiet: ["2", "seconds without a delivery after which the rest counts as lost"],
   "cpu-prof": ["", "directory: run the servers with --cpu-prof, profiles in <dir>/<target>/"],
@@ -71,7 +72,7 @@ function parseOptions(argv) {
   const count = (name, min = 1) => Math.max(min, Math.round(num(name) * scale));
   const only = get("only")
     .split(",")
-    .flatMap((g) => (g === "redis" ? ["redis-fanout", "redis-rooms"] : [g.trim()]))
+    .flatMap((g) => (g === "redis" ? Object.keys(GROUPS).filter((n) => n.startsWith("redis-")) : [g.trim()]))
     .filter(Boolean);
   for (const g of only) if (!GROUPS[g]) throw new Error(`--only: unknown group "${g}" (${Object.keys(GROUPS)})`);
   const targets = get("targets").split(",");
@@ -93,6 +94,7 @@ function parseOptions(argv) {
     roomClients: count("room-clients", 2),
     roomSize: Math.max(2, Math.round(num("room-size"))),
     roomsRate: num("rooms-rate") * scale,
+    changeShare: Math.min(1, num("change-share")),
     settleMs: num("settle") * 1000,
     quietMs: num("quiet") * 1000,
     cpuProf: get("cpu-prof") || undefined,

@@ -313,21 +313,7 @@ export async function fanoutScenarios(ctx, env, prefix) {
 /** `roomClients` clients in rooms of `roomSize`, every send acked. */
 export async function roomsScenario(ctx, env, prefix) {
   const { opts } = ctx;
-  const twoNodes = env.nodes.length > 1;
-  const members = [];
-  for (let i = 0; i < opts.roomClients; i++) {
-    const room = Math.floor(i / opts.roomSize);
-    // Two nodes: in every room half the clients send from the first node, half receive on the second.
-    const firstHalf = i % opts.roomSize < opts.roomSize / 2;
-    members.push({
-      node: twoNodes && !firstHalf ? 1 : 0,
-      room: `room-${room}`,
-      sender: twoNodes ? firstHalf : true,
-      userId: `chat-${i}`,
-      // A room's clients share a load generator, so every delivery's latency is measured.
-      loader: room % env.loaders.spread,
-    });
-  }
+  const members = roomMembers(opts, env, false);
   const setup = await setupMembers(env, members);
   await untilIdle(env, 5000);
   await runPhase(env, setup, opts.roomsRate, opts.warmupMs, opts);
@@ -346,5 +332,83 @@ export async function roomsScenario(ctx, env, prefix) {
       metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
       ...(setup.setupErrors ? { setupErrorSamples: setup.errors } : {}),
     },
+  ];
+}
+
+/** Clients in rooms of `roomSize` as in the chat-rooms scenario; `changes`: they also react and edit (§8). */
+function roomMembers(opts, env, changes) {
+  const twoNodes = env.nodes.length > 1;
+  const members = [];
+  for (let i = 0; i < opts.roomClients; i++) {
+    const room = Math.floor(i / opts.roomSize);
+    // Two nodes: in every room half the clients send from the first node, half receive on the second.
+    const firstHalf = i % opts.roomSize < opts.roomSize / 2;
+    members.push({
+      node: twoNodes && !firstHalf ? 1 : 0,
+      room: `${changes ? "changes" : "room"}-${room}`,
+      sender: twoNodes ? firstHalf : true,
+      userId: `${changes ? "changer" : "chat"}-${i}`,
+      // A room's clients share a load generator, so every delivery's latency is measured.
+      loader: room % env.loaders.spread,
+      changes,
+    });
+  }
+  return members;
+}
+
+/**
+ * The chat rooms with changes (§8): the same clients and rate, `changeShare` of the operations split evenly
+ * between reaction toggles on the room's recent messages and edits of the sender's own recent messages, the
+ * rest sends. Then half a window of changes only, at the same rate, for the CPU of a `message:updated` delivery; the
+ * mixed phase's CPU less its updates at that cost gives the CPU of a `message:new` delivery beside changes.
+ */
+export async function changesScenario(ctx, env, prefix) {
+  const { opts } = ctx;
+  const setup = await setupMembers(env, roomMembers(opts, env, true));
+  await untilIdle(env, 5000);
+  const mix = { reaction: opts.changeShare / 2, edit: opts.changeShare / 2 };
+  // The warm-up also gives every room recent messages to change, and most senders one of their own.
+  await runPhase(env, setup, opts.roomsRate, opts.warmupMs, opts, { mix });
+  await untilIdle(env, 2000);
+  const mixed = await runPhase(env, setup, opts.roomsRate, opts.windowMs, opts, { mix });
+  await untilIdle(env, 2000);
+  // Half a window: at the same rate it holds ten times the changes of the mixed phase, enough for its CPU.
+  const only = await runPhase(env, setup, opts.roomsRate, opts.windowMs / 2, opts, {
+    mix: { reaction: 0.5, edit: 0.5 },
+  });
+  const perUpdateUs = only.totals.updatesDelivered
+    ? (only.totals.serverCpuMs * 1000) / only.totals.updatesDelivered
+    : null;
+  const m = mixed.totals;
+  const perNewUs =
+    perUpdateUs !== null && m.delivered
+      ? (m.serverCpuMs * 1000 - m.updatesDelivered * perUpdateUs) / m.delivered
+      : null;
+  const params = {
+    nodes: env.nodes.length,
+    clients: opts.roomClients,
+    rooms: Math.ceil(opts.roomClients / opts.roomSize),
+    rate: opts.roomsRate,
+  };
+  const withSetup = (result) => ({
+    ...result,
+    metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
+    ...(setup.setupErrors ? { setupErrorSamples: setup.errors } : {}),
+  });
+  const withPerKind = (result) => ({
+    ...result,
+    metrics: {
+      ...result.metrics,
+      cpuUsPerUpdateDelivery: round(perUpdateUs, 3),
+      cpuUsPerNewDelivery: round(perNewUs, 3),
+    },
+  });
+  return [
+    {
+      scenario: `${prefix}changes`,
+      params: { ...params, changeShare: opts.changeShare },
+      ...withPerKind(withSetup(mixed)),
+    },
+    { scenario: `${prefix}changes-only`, params: { ...params, changeShare: 1 }, ...withSetup(only) },
   ];
 }

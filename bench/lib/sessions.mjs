@@ -1,12 +1,12 @@
 /**
  * Sessions: the servers one A/B run starts and the scenarios run on them in
  * turn. The connect scenario gets a fresh node of its own (it measures memory
- * from idle); fan-out and chat rooms share one node; the two-node scenarios
- * share a cluster and a private redis-server. Everything a session starts, it
- * stops.
+ * from idle); the other one-node scenarios share one node; the two-node
+ * scenarios share a cluster and a private redis-server. Everything a session
+ * starts, it stops.
  */
 import { startRedis, StartError } from "./processes.mjs";
-import { connectScenario, fanoutScenarios, roomsScenario } from "./scenarios.mjs";
+import { changesScenario, connectScenario, fanoutScenarios, roomsScenario } from "./scenarios.mjs";
 import { startNodes, stopNodes } from "./servers.mjs";
 
 /** Groups selectable with --only, the scenarios each reports, and how each runs. */
@@ -18,6 +18,11 @@ export const GROUPS = {
     run: (ctx, env) => fanoutScenarios(ctx, env, ""),
   },
   rooms: { session: "single", scenarios: ["rooms"], run: (ctx, env) => roomsScenario(ctx, env, "") },
+  changes: {
+    session: "single",
+    scenarios: ["changes", "changes-only"],
+    run: (ctx, env) => changesScenario(ctx, env, ""),
+  },
   "redis-fanout": {
     session: "redis",
     scenarios: ["redis-fanout", "redis-fanout-light"],
@@ -27,6 +32,11 @@ export const GROUPS = {
     session: "redis",
     scenarios: ["redis-rooms"],
     run: (ctx, env) => roomsScenario(ctx, env, "redis-"),
+  },
+  "redis-changes": {
+    session: "redis",
+    scenarios: ["redis-changes", "redis-changes-only"],
+    run: (ctx, env) => changesScenario(ctx, env, "redis-"),
   },
 };
 const SESSION_NODES = { connect: 1, single: 1, redis: 2 };
