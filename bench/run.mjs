@@ -42,6 +42,10 @@ const FLAGS = {
   "room-size": ["10", "chat rooms: clients per room"],
   "rooms-rate": ["500", "chat rooms and changes: operations/s"],
   "change-share": ["0.1", "changes: share of the operations that are reactions and edits (half each)"],
+  "reads-members": ["500", "reads: members of the room, every one marking each message read (issue 12: 2000)"],
+  "reads-rate": ["8", "reads: messages/s, not scaled (reads/s = members × this); 2,5,10: one after another"],
+  "reads-probes": ["100", "reads: members in a load generator of their own, whose ack latency is the target's"],
+  "reads-spread": ["1", "reads: 1 spreads the reads of a message over the time to the next, 0 sends them at once"],
   settle: ["0.75", "seconds of idle before and after measuring memory"],
   quiet: ["2", "seconds without a delivery after which the rest counts as lost"],
   "cpu-prof": ["", "directory: run the servers with --cpu-prof, profiles in <dir>/<target>/"],
@@ -69,6 +73,12 @@ function parseOptions(argv) {
     return value;
   };
   const scale = num("scale");
+  const list = (name) => {
+    const values = get(name).split(",").map(Number);
+    if (values.some((v) => !Number.isFinite(v) || v <= 0))
+      throw new Error(`--${name}: positive numbers, comma-separated`);
+    return values;
+  };
   const count = (name, min = 1) => Math.max(min, Math.round(num(name) * scale));
   const only = get("only")
     .split(",")
@@ -95,6 +105,11 @@ function parseOptions(argv) {
     roomSize: Math.max(2, Math.round(num("room-size"))),
     roomsRate: num("rooms-rate") * scale,
     changeShare: Math.min(1, num("change-share")),
+    readsMembers: count("reads-members", 2),
+    // --scale scales the members only: reads/s = members × rate stays proportional to it.
+    readsRates: list("reads-rate"),
+    readsSpread: num("reads-spread") > 0,
+    readsProbes: count("reads-probes", 0),
     settleMs: num("settle") * 1000,
     quietMs: num("quiet") * 1000,
     cpuProf: get("cpu-prof") || undefined,
@@ -161,7 +176,10 @@ async function main() {
   }
   await loaders.stop();
 
-  const scenarioOrder = sessions.flatMap((session) => session.groups.flatMap((g) => GROUPS[g].scenarios));
+  // A ladder of rates (--reads-rate 2,5,10) adds "<scenario>-at-<rate>" runs after their scenario.
+  const scenarioOrder = sessions
+    .flatMap((session) => session.groups.flatMap((g) => GROUPS[g].scenarios))
+    .flatMap((name) => [name, ...new Set(runs.map((r) => r.scenario).filter((s) => s.startsWith(`${name}-at-`)))]);
   const rows = summarise(runs, scenarioOrder);
   const durationS = (Date.now() - started) / 1000;
   emit({ kind: "summary", date, durationS, rows });

@@ -412,3 +412,48 @@ export async function changesScenario(ctx, env, prefix) {
     { scenario: `${prefix}changes-only`, params: { ...params, changeShare: 1 }, ...withSetup(only) },
   ];
 }
+
+/**
+ * Read state (§9) in one room of `readsMembers`: one member sends messages at each rate of `readsRates` in turn
+ * and every member answers each message with a public `room:read` of it, so reads/s = members × rate; spread,
+ * each member reads at a random moment before the next message. `readsProbes` of the members are held by the
+ * probe generator, whose event loop is not busy with the other members' deliveries: their acks give the
+ * server's read latency. Two nodes: the members split evenly, the sender on the first.
+ */
+export async function readsScenario(ctx, env, prefix) {
+  const { opts } = ctx;
+  const twoNodes = env.nodes.length > 1;
+  const members = [];
+  for (let i = 0; i < opts.readsMembers; i++) {
+    members.push({
+      node: twoNodes ? i % 2 : 0,
+      room: "reads",
+      sender: i === 0,
+      reader: true,
+      userId: `reader-${i}`,
+      // Members 1..readsProbes live in the probe generator: the read ack latency the targets are checked on.
+      ...(i >= 1 && i <= opts.readsProbes && { loader: env.loaders.probe }),
+    });
+  }
+  const setup = await setupMembers(env, members, 120_000);
+  // A join storm: every join tells the room (presence), so settling takes a while in a big room.
+  await untilIdle(env, 30_000);
+  const results = [];
+  // Several rates (a ladder) share the one set-up: the first is the scenario, the others "reads-at-<rate>".
+  for (const [i, rate] of opts.readsRates.entries()) {
+    // Spread: each member reads a message at a random moment before the next is due, a steady stream of reads.
+    const readSpreadMs = opts.readsSpread ? 1000 / rate : 0;
+    await runPhase(env, setup, rate, opts.warmupMs, opts, { readSpreadMs });
+    await untilIdle(env, 5000);
+    const result = await runPhase(env, setup, rate, opts.windowMs, opts, { readSpreadMs });
+    results.push({
+      scenario: i === 0 ? `${prefix}reads` : `${prefix}reads-at-${rate}`,
+      params: { nodes: env.nodes.length, members: opts.readsMembers, rate, readSpreadMs },
+      ...result,
+      metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
+      ...(setup.setupErrors ? { setupErrorSamples: setup.errors } : {}),
+    });
+    if (i + 1 < opts.readsRates.length) await untilIdle(env, 5000);
+  }
+  return results;
+}

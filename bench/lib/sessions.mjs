@@ -6,7 +6,7 @@
  * starts, it stops.
  */
 import { startRedis, StartError } from "./processes.mjs";
-import { changesScenario, connectScenario, fanoutScenarios, roomsScenario } from "./scenarios.mjs";
+import { changesScenario, connectScenario, fanoutScenarios, readsScenario, roomsScenario } from "./scenarios.mjs";
 import { startNodes, stopNodes } from "./servers.mjs";
 
 /** Groups selectable with --only, the scenarios each reports, and how each runs. */
@@ -23,6 +23,8 @@ export const GROUPS = {
     scenarios: ["changes", "changes-only"],
     run: (ctx, env) => changesScenario(ctx, env, ""),
   },
+  // Last of its session: its big room is not left member by member (the nodes are stopped instead).
+  reads: { session: "single", scenarios: ["reads"], run: (ctx, env) => readsScenario(ctx, env, "") },
   "redis-fanout": {
     session: "redis",
     scenarios: ["redis-fanout", "redis-fanout-light"],
@@ -37,6 +39,11 @@ export const GROUPS = {
     session: "redis",
     scenarios: ["redis-changes", "redis-changes-only"],
     run: (ctx, env) => changesScenario(ctx, env, "redis-"),
+  },
+  "redis-reads": {
+    session: "redis",
+    scenarios: ["redis-reads"],
+    run: (ctx, env) => readsScenario(ctx, env, "redis-"),
   },
 };
 const SESSION_NODES = { connect: 1, single: 1, redis: 2 };
