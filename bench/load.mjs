@@ -11,6 +11,7 @@
  *   edits of the sender's own messages), and `phase-acks` reports the changes
  *   acked, so that every client can be checked for each `message:updated`;
  * - readers (§9) answer every `message:new` with a public `room:read` of it;
+ * - `list-setup` / `list-run`: one user in many rooms calls `rooms:list`.
  *
  * A message's text is `phase|loader|seq|sendTime`: (loader, seq) identifies it
  * for loss and duplicate counting, and the send time gives the end-to-end
@@ -35,6 +36,8 @@ let secret;
  *   pending?: Set<string>, updates?: Set<string>, updatesPhase?: number}[]}
  */
 let clients = [];
+/** The connection of the user whose rooms `list-run` lists. */
+let listSocket;
 let phase = null;
 let stale = 0;
 /** (id, rev) of every change acked by this process, to tell a change that changed nothing (it repeats a rev). */
@@ -503,6 +506,72 @@ const commands = {
       unacked: ph.sent - sendsAnswered(),
       changesUnanswered: ph.changesSent - changesAnswered(),
       readsUnanswered: ph.readsSent - readsAnswered(),
+    };
+  },
+
+  /**
+   * One user (`lister`) joins `rooms` rooms on one connection; another (`writer`) joins them too and sends
+   * `messages` messages to each, so every room has a last message and unread messages for the lister.
+   */
+  async "list-setup"({ lister, writer, rooms, messages, timeoutMs }) {
+    const errors = {};
+    const fail = (what) => (errors[what] = (errors[what] ?? 0) + 1);
+    const open = async (spec) => {
+      const result = await connectOne({ ...spec, token: token(spec.userId) }, timeoutMs);
+      if (result.error) throw new Error(`list-setup: ${spec.userId}: ${result.error}`);
+      clients.push({ socket: result.socket });
+      return result.socket;
+    };
+    const [listing, writing] = await Promise.all([open(lister), open(writer)]);
+    const call = (socket, event, payload) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve({ ok: false, error: { code: "timeout" } }), timeoutMs);
+        socket.emit(event, payload, (ack) => {
+          clearTimeout(timer);
+          resolve(ack);
+        });
+      });
+    const ids = Array.from({ length: rooms }, (_, i) => `${lister.prefix}-${i}`);
+    const t0 = wall();
+    await pool(ids, 20, async (roomId) => {
+      for (const [socket, who] of [
+        [listing, "lister"],
+        [writing, "writer"],
+      ]) {
+        const ack = await call(socket, "room:join", { roomId });
+        if (!ack?.ok) fail(`${who} room:join ${ack?.error?.code ?? JSON.stringify(ack)}`);
+      }
+      for (let m = 0; m < messages; m++) {
+        const ack = await call(writing, "message:send", { roomId, text: `list|${m}` });
+        if (!ack?.ok) fail(`message:send ${ack?.error?.code ?? JSON.stringify(ack)}`);
+      }
+    });
+    listSocket = listing;
+    return { errors, setupMs: Math.round(wall() - t0) };
+  },
+
+  /** `calls` `rooms:list` calls one after another, each timed from emit to ack. */
+  async "list-run"({ calls }) {
+    const latency = new Histogram();
+    const errors = {};
+    let fewest = Infinity;
+    const startWall = wall();
+    for (let i = 0; i < calls; i++) {
+      const t = now();
+      const ack = await new Promise((resolve) => listSocket.emit("rooms:list", {}, resolve));
+      latency.record((now() - t) * 1000);
+      if (ack?.ok) fewest = Math.min(fewest, ack.rooms.length);
+      else {
+        const key = ack?.error?.code ?? JSON.stringify(ack);
+        errors[key] = (errors[key] ?? 0) + 1;
+      }
+    }
+    return {
+      latency: latency.toJSON(),
+      errors,
+      fewestRooms: Number.isFinite(fewest) ? fewest : null,
+      startWall,
+      endWall: wall(),
     };
   },
 

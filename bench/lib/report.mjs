@@ -101,6 +101,17 @@ const SHOWN = {
     ["redisCommandsPerRead", "redis commands per read (in scripts too)", "huddle"],
     ["redisScriptsPerRead", "redis scripts per read", "huddle"],
   ],
+  "rooms-list": [
+    ["fewestRooms", "rooms listed (fewest)"],
+    ["callsPerSec", "calls/s, one at a time"],
+    ["listP50Ms", "rooms:list ack p50 (ms)"],
+    ["listP99Ms", "rooms:list ack p99 (ms)"],
+    ["listErrors", "errors", "zero"],
+    ["cpuUsPerCall", "server CPU per call (µs)"],
+    ["redisCpuUsPerCall", "redis-server CPU per call (µs)"],
+    ["redisCommandsPerCall", "redis commands per call (in scripts too)"],
+    ["redisScriptsPerCall", "redis scripts per call"],
+  ],
 };
 /** A scenario without its `redis-` prefix and `-at-<rate>` suffix (a rate of a ladder). */
 const baseOf = (scenario) => scenario.replace(/^redis-/, "").replace(/-at-[\d.]+$/, "");
@@ -130,6 +141,7 @@ const TARGETS = {
   // Issue 12.
   reads: { probeReadAckP99Ms: { text: "≤ 5 ms", absolute: true, check: (h) => h <= 5 } },
   "redis-reads": { probeReadAckP99Ms: { text: "≤ 10 ms", absolute: true, check: (h) => h <= 10 } },
+  "redis-rooms-list": { listP99Ms: { text: "≤ 10 ms", absolute: true, check: (h) => h <= 10 } },
 };
 const ZERO = { text: "0", check: (h) => h === 0 };
 
@@ -233,7 +245,7 @@ export function markdown({ machine, date, opts, rows, durationS, huddleBuild }) 
 
 function scenarioParams(opts) {
   const { connections, fanoutMembers, fanoutSenders, fanoutRate, lightRate, roomClients, roomSize, roomsRate } = opts;
-  const { changeShare, readsMembers, readsRates, readsSpread } = opts;
+  const { changeShare, readsMembers, readsRates, readsSpread, listRooms, listMessages, listCalls } = opts;
   return {
     connections,
     fanoutMembers,
@@ -247,5 +259,8 @@ function scenarioParams(opts) {
     readsMembers,
     readsRates,
     readsSpread,
+    listRooms,
+    listMessages,
+    listCalls,
   };
 }

@@ -457,3 +457,62 @@ export async function readsScenario(ctx, env, prefix) {
   }
   return results;
 }
+
+/**
+ * `rooms:list` (§9) for a user in `listRooms` rooms, each with `listMessages` messages from another user:
+ * `listCalls` calls one after another, each timed from emit to ack. Two nodes: the lister on the second, the
+ * rooms written from the first. Huddle only: bare Socket.IO has no room list.
+ */
+export async function roomsListScenario(ctx, env, prefix) {
+  const { opts } = ctx;
+  const { loaders, nodes, redis } = env;
+  const last = nodes[nodes.length - 1];
+  const setup = await loaders.request(0, {
+    cmd: "list-setup",
+    lister: { url: last.url, userId: "lister", prefix: "list", localAddress: sourceAddress(0) },
+    writer: { url: nodes[0].url, userId: "list-writer", localAddress: sourceAddress(1) },
+    rooms: opts.listRooms,
+    messages: opts.listMessages,
+    timeoutMs: 30_000,
+  });
+  await untilIdle(env, 5000);
+  await loaders.request(0, { cmd: "list-run", calls: Math.max(1, Math.round(opts.listCalls / 10)) });
+  const serverPids = nodes.map((n) => n.pid);
+  const commands0 = redis ? await redisCommandCounts(redis.port) : null;
+  const cpu0 = totalCpuMs(serverPids);
+  const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
+  const mono0 = process.hrtime.bigint();
+  const run = await loaders.request(0, { cmd: "list-run", calls: opts.listCalls });
+  const mono1 = process.hrtime.bigint();
+  const cpu = totalCpuMs(serverPids) - cpu0;
+  const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
+  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redis.port)) : null;
+  const latency = new Histogram(run.latency);
+  const errors = Object.values(run.errors).reduce((a, b) => a + b, 0);
+  const calls = opts.listCalls - errors;
+  const setupErrors = Object.values(setup.errors).reduce((a, b) => a + b, 0);
+  return [
+    {
+      scenario: `${prefix}rooms-list`,
+      params: { nodes: nodes.length, rooms: opts.listRooms, messagesPerRoom: opts.listMessages, calls: opts.listCalls },
+      metrics: {
+        callsPerSec: round((opts.listCalls * 1000) / (run.endWall - run.startWall), 0),
+        listP50Ms: round(latency.quantileMs(0.5)),
+        listP99Ms: round(latency.quantileMs(0.99)),
+        listErrors: errors,
+        fewestRooms: run.fewestRooms,
+        cpuUsPerCall: per(cpu * 1000, calls, 1),
+        ...(redis && {
+          redisCpuUsPerCall: per(redisCpu * 1000, calls, 1),
+          redisCommandsPerCall: per(commands.total, calls, 1),
+          redisScriptsPerCall: per(commands.scripts, calls, 1),
+        }),
+        setupErrors,
+        setupMs: setup.setupMs,
+      },
+      ...(commands ? { redisCommands: commands } : {}),
+      errorSamples: errors || setupErrors ? { ...run.errors, ...setup.errors } : undefined,
+      window: { monoStartUs: Number(mono0 / 1000n), monoEndUs: Number(mono1 / 1000n), serverPids },
+    },
+  ];
+}

@@ -3,10 +3,18 @@
  * turn. The connect scenario gets a fresh node of its own (it measures memory
  * from idle); the other one-node scenarios share one node; the two-node
  * scenarios share a cluster and a private redis-server. Everything a session
- * starts, it stops.
+ * starts, it stops. A group with `targets` runs only against those (bare
+ * Socket.IO has no room list).
  */
 import { startRedis, StartError } from "./processes.mjs";
-import { changesScenario, connectScenario, fanoutScenarios, readsScenario, roomsScenario } from "./scenarios.mjs";
+import {
+  changesScenario,
+  connectScenario,
+  fanoutScenarios,
+  readsScenario,
+  roomsListScenario,
+  roomsScenario,
+} from "./scenarios.mjs";
 import { startNodes, stopNodes } from "./servers.mjs";
 
 /** Groups selectable with --only, the scenarios each reports, and how each runs. */
@@ -22,6 +30,12 @@ export const GROUPS = {
     session: "single",
     scenarios: ["changes", "changes-only"],
     run: (ctx, env) => changesScenario(ctx, env, ""),
+  },
+  "rooms-list": {
+    session: "single",
+    scenarios: ["rooms-list"],
+    targets: ["huddle"],
+    run: (ctx, env) => roomsListScenario(ctx, env, ""),
   },
   // Last of its session: its big room is not left member by member (the nodes are stopped instead).
   reads: { session: "single", scenarios: ["reads"], run: (ctx, env) => readsScenario(ctx, env, "") },
@@ -39,6 +53,12 @@ export const GROUPS = {
     session: "redis",
     scenarios: ["redis-changes", "redis-changes-only"],
     run: (ctx, env) => changesScenario(ctx, env, "redis-"),
+  },
+  "redis-rooms-list": {
+    session: "redis",
+    scenarios: ["redis-rooms-list"],
+    targets: ["huddle"],
+    run: (ctx, env) => roomsListScenario(ctx, env, "redis-"),
   },
   "redis-reads": {
     session: "redis",
@@ -64,6 +84,8 @@ export function plan(groups) {
  * whole bench.
  */
 export async function runSession(ctx, loaders, target, session) {
+  const groups = session.groups.filter((g) => !GROUPS[g].targets || GROUPS[g].targets.includes(target));
+  if (groups.length === 0) return [];
   const redis = session.nodes > 1 ? await startRedis() : undefined;
   let nodes = [];
   try {
@@ -75,10 +97,10 @@ export async function runSession(ctx, loaders, target, session) {
       // A node that cannot start (Huddle without working Redis stores, a broken build) is reported, not fatal.
       if (!(error instanceof StartError)) throw error;
       const skipped = `cannot start${redis ? " with REDIS_URL" : ""}: ${error.message}`;
-      return session.groups.flatMap((g) => GROUPS[g].scenarios.map((scenario) => ({ scenario, skipped })));
+      return groups.flatMap((g) => GROUPS[g].scenarios.map((scenario) => ({ scenario, skipped })));
     }
     const results = [];
-    for (const [i, group] of session.groups.entries()) {
+    for (const [i, group] of groups.entries()) {
       const t0 = Date.now();
       if (i > 0) await loaders.all(() => ({ cmd: "disconnect" }));
       results.push(...(await GROUPS[group].run(ctx, { nodes, loaders, redis })));
