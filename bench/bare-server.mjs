@@ -2,7 +2,11 @@
  * The baseline: a bare Socket.IO 4.8 server doing only what the benchmark
  * exercises, the way one would write it by hand. JWT (HS256) checked on
  * connect, `room:join` joins and acks, `message:send` acks the message and
- * emits it to the room. No validation, storage, presence or rate limits.
+ * emits it to the room. Changes (`message:edit`, `message:delete`,
+ * `reaction:add`, `reaction:remove`) look nothing up: each acks the message
+ * with a new `rev` and emits it to the room as `message:updated`.
+ * `room:read` only acks. No validation, storage, presence, read state or
+ * rate limits.
  *
  *   node bench/bare-server.mjs --port 4000 [--redis redis://127.0.0.1:6379]
  *
@@ -57,6 +61,23 @@ io.on("connection", (socket) => {
     const message = { id: `${ts}-${seq++}`, roomId, user: socket.data.user, text, ts };
     if (typeof ack === "function") ack({ ok: true, message });
     io.to(roomId).emit("message:new", message);
+  });
+  // The least a change can be: a new rev, acked, and the message's new state to the room.
+  const change =
+    (kind) =>
+    ({ roomId, id, text, emoji } = {}, ack) => {
+      const ts = Date.now();
+      const message = { id, roomId, user: socket.data.user, text: text ?? "", ts, rev: `${ts}-${seq++}` };
+      if (kind === "reaction") message.reactions = [{ emoji, count: 1, userIds: [socket.data.user.id] }];
+      if (typeof ack === "function") ack({ ok: true, message });
+      io.to(roomId).emit("message:updated", message);
+    };
+  socket.on("message:edit", change("edit"));
+  socket.on("message:delete", change("delete"));
+  socket.on("reaction:add", change("reaction"));
+  socket.on("reaction:remove", change("reaction"));
+  socket.on("room:read", ({ upTo } = {}, ack) => {
+    if (typeof ack === "function") ack({ ok: true, readUpTo: upTo, unread: 0 });
   });
 });
 

@@ -29,9 +29,9 @@ const FLAGS = {
   rounds: ["3", "A/B rounds per scenario"],
   window: ["2", "measured seconds per sending phase (--full: 10)"],
   warmup: ["0.5", "seconds of sending before each measured phase (--full: 2)"],
-  only: [Object.keys(GROUPS).join(","), "groups to run (redis = both redis groups)"],
+  only: [Object.keys(GROUPS).join(","), "groups to run (redis = every redis group)"],
   targets: ["bare,huddle", "servers to compare"],
-  loaders: ["2", "load generator processes"],
+  loaders: ["2", "load generator processes (plus one probe)"],
   connections: ["10000", "connect: connections to open"],
   "connect-concurrency": ["200", "connect: handshakes in flight"],
   "fanout-members": ["500", "fan-out: clients in the room (senders included)"],
@@ -40,10 +40,19 @@ const FLAGS = {
   "light-rate": ["40", "light fan-out: messages/s"],
   "room-clients": ["1000", "chat rooms: clients"],
   "room-size": ["10", "chat rooms: clients per room"],
-  "rooms-rate": ["500", "chat rooms: messages/s"],
+  "rooms-rate": ["500", "chat rooms and changes: operations/s"],
+  "change-share": ["0.1", "changes: share of the operations that are reactions and edits (half each)"],
+  "reads-members": ["500", "reads: members of the room, every one marking each message read (issue 12: 2000)"],
+  "reads-rate": ["8", "reads: messages/s, not scaled (reads/s = members × this); 2,5,10: one after another"],
+  "reads-probes": ["100", "reads: members in a load generator of their own, whose ack latency is the target's"],
+  "reads-spread": ["1", "reads: 1 spreads the reads of a message over the time to the next, 0 sends them at once"],
+  "list-rooms": ["200", "rooms:list: rooms of the listing user"],
+  "list-messages": ["3", "rooms:list: messages per room"],
+  "list-calls": ["500", "rooms:list: calls, one after another"],
   settle: ["0.75", "seconds of idle before and after measuring memory"],
   quiet: ["2", "seconds without a delivery after which the rest counts as lost"],
   "cpu-prof": ["", "directory: run the servers with --cpu-prof, profiles in <dir>/<target>/"],
+  results: ["", "directory for latest.jsonl and latest.md (default bench/results/, which the README quotes)"],
 };
 
 function parseOptions(argv) {
@@ -67,10 +76,16 @@ function parseOptions(argv) {
     return value;
   };
   const scale = num("scale");
+  const list = (name) => {
+    const values = get(name).split(",").map(Number);
+    if (values.some((v) => !Number.isFinite(v) || v <= 0))
+      throw new Error(`--${name}: positive numbers, comma-separated`);
+    return values;
+  };
   const count = (name, min = 1) => Math.max(min, Math.round(num(name) * scale));
   const only = get("only")
     .split(",")
-    .flatMap((g) => (g === "redis" ? ["redis-fanout", "redis-rooms"] : [g.trim()]))
+    .flatMap((g) => (g === "redis" ? Object.keys(GROUPS).filter((n) => n.startsWith("redis-")) : [g.trim()]))
     .filter(Boolean);
   for (const g of only) if (!GROUPS[g]) throw new Error(`--only: unknown group "${g}" (${Object.keys(GROUPS)})`);
   const targets = get("targets").split(",");
@@ -92,9 +107,19 @@ function parseOptions(argv) {
     roomClients: count("room-clients", 2),
     roomSize: Math.max(2, Math.round(num("room-size"))),
     roomsRate: num("rooms-rate") * scale,
+    changeShare: Math.min(1, num("change-share")),
+    readsMembers: count("reads-members", 2),
+    // --scale scales the members only: reads/s = members × rate stays proportional to it.
+    readsRates: list("reads-rate"),
+    readsSpread: num("reads-spread") > 0,
+    readsProbes: count("reads-probes", 0),
+    listRooms: count("list-rooms"),
+    listMessages: Math.max(1, Math.round(num("list-messages"))),
+    listCalls: count("list-calls"),
     settleMs: num("settle") * 1000,
     quietMs: num("quiet") * 1000,
     cpuProf: get("cpu-prof") || undefined,
+    results: get("results") || undefined,
     build: Boolean(values.build),
   };
   // Each process holds one descriptor per connection: stay under the file limit (a server holds them all).
@@ -125,7 +150,7 @@ async function main() {
   const secret = randomBytes(32).toString("base64url");
   const ctx = { opts, secret, cpuProfDir: opts.cpuProf, huddleEntry };
   // A profiling run is not a measurement to publish: its results go beside the profiles.
-  const results = opts.cpuProf ? `${opts.cpuProf}/results` : RESULTS;
+  const results = opts.results ?? (opts.cpuProf ? `${opts.cpuProf}/results` : RESULTS);
   mkdirSync(results, { recursive: true });
   const jsonl = `${results}/latest.jsonl`;
   const emit = (record) => {
@@ -157,7 +182,10 @@ async function main() {
   }
   await loaders.stop();
 
-  const scenarioOrder = sessions.flatMap((session) => session.groups.flatMap((g) => GROUPS[g].scenarios));
+  // A ladder of rates (--reads-rate 2,5,10) adds "<scenario>-at-<rate>" runs after their scenario.
+  const scenarioOrder = sessions
+    .flatMap((session) => session.groups.flatMap((g) => GROUPS[g].scenarios))
+    .flatMap((name) => [name, ...new Set(runs.map((r) => r.scenario).filter((s) => s.startsWith(`${name}-at-`)))]);
   const rows = summarise(runs, scenarioOrder);
   const durationS = (Date.now() - started) / 1000;
   emit({ kind: "summary", date, durationS, rows });

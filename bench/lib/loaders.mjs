@@ -1,14 +1,18 @@
 /**
  * The runner's side of the load generators: forks them, and turns each IPC
  * command into a promise (a generator that dies rejects what it was asked).
+ * `spread` generators share the clients of a scenario; one more, the probe,
+ * holds only the few clients a scenario gives it explicitly, so that their
+ * timings are not delayed by a busy generator's own event loop.
  */
 import { fileURLToPath } from "node:url";
 import { forkLoader } from "./processes.mjs";
 
 const LOAD_PATH = fileURLToPath(new URL("../load.mjs", import.meta.url));
 
-export async function startLoaders(count, secret) {
+export async function startLoaders(spread, secret) {
   let nextId = 0;
+  const count = spread + 1;
   const loaders = Array.from({ length: count }, () => {
     const child = forkLoader(LOAD_PATH);
     const pending = new Map();
@@ -40,7 +44,12 @@ export async function startLoaders(count, secret) {
 
   await all((i) => ({ cmd: "init", loaderId: i, secret }));
   return {
+    /** Every generator, the probe included (commands to `all` go to each). */
     count,
+    /** The generators clients are spread over. */
+    spread,
+    /** The index of the probe generator. */
+    probe: spread,
     pids: loaders.map((l) => l.child.pid),
     request,
     all,

@@ -10,6 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { cpuMs, rssKiB, totalCpuMs, totalCpuSplitMs, totalSyscalls } from "./procfs.mjs";
+import { commandsBetween, redisCommandCounts } from "./redis-info.mjs";
 import { Histogram } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -38,9 +39,9 @@ export async function connectScenario(ctx, env) {
   const { opts } = ctx;
   const { loaders } = env;
   const server = env.nodes[0];
-  const n = loaders.count;
+  const n = loaders.spread;
   const specs = (prefix, count) => {
-    const perLoader = Array.from({ length: n }, () => []);
+    const perLoader = Array.from({ length: loaders.count }, () => []);
     for (let i = 0; i < count; i++) {
       perLoader[i % n].push({ url: server.url, userId: `${prefix}-${i}`, localAddress: sourceAddress(i) });
     }
@@ -106,11 +107,13 @@ async function setupMembers(env, members, timeoutMs = 30_000) {
   const { loaders, nodes } = env;
   const perLoader = Array.from({ length: loaders.count }, () => []);
   members.forEach((m, i) => {
-    perLoader[m.loader ?? i % loaders.count].push({
+    perLoader[m.loader ?? i % loaders.spread].push({
       url: nodes[m.node].url,
       userId: m.userId,
       room: m.room,
       sender: m.sender,
+      reader: m.reader,
+      changes: m.changes,
       localAddress: sourceAddress(i),
     });
   });
@@ -127,12 +130,21 @@ async function setupMembers(env, members, timeoutMs = 30_000) {
 
 let phaseCounter = 0;
 
-/** One sending phase at `rate` messages/s for `durationMs`, measured from the first send to the last delivery. */
-async function runPhase(env, setup, rate, durationMs, opts) {
+const sumOf = (list, key) => list.reduce((a, x) => a + (x[key] ?? 0), 0);
+const mergeHistograms = (list, key) => list.reduce((h, x) => h.merge(new Histogram(x[key])), new Histogram());
+const per = (value, count, digits = 3) => (count ? round(value / count, digits) : null);
+
+/**
+ * One sending phase at `rate` operations/s for `durationMs`, measured from the first send to the last delivery
+ * (and, with readers, the last `room:read` ack). With `mix` ({ reaction, edit }) that share of the operations are
+ * changes, each of which every client of the room must receive once as `message:updated`.
+ */
+async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs } = {}) {
   const { loaders, nodes, redis } = env;
   const phaseId = ++phaseCounter;
   const totalSenders = setup.senders.reduce((a, b) => a + b, 0);
-  await loaders.all(() => ({ cmd: "phase-prepare", phaseId }));
+  await loaders.all(() => ({ cmd: "phase-prepare", phaseId, readSpreadMs }));
+  const commands0 = redis ? await redisCommandCounts(redis.port) : null;
   const serverPids = nodes.map((n) => n.pid);
   const cpu0 = totalCpuMs(serverPids);
   const sys0 = totalSyscalls(serverPids);
@@ -145,16 +157,26 @@ async function runPhase(env, setup, rate, durationMs, opts) {
     cmd: "phase-send",
     rate: totalSenders ? (rate * setup.senders[i]) / totalSenders : 0,
     durationMs,
+    mix,
   }));
   const expectedByRoom = {};
   for (const s of sends)
     for (const [room, c] of Object.entries(s.sentByRoom)) expectedByRoom[room] = (expectedByRoom[room] ?? 0) + c;
+  // An overloaded server drains its backlog slowly but steadily: only silence means loss.
+  const capMs = durationMs * 3 + 60_000;
+  // The changes acked, by room: every client of the room must receive each as message:updated.
+  const expectedUpdates = {};
+  if (mix) {
+    const acks = await loaders.all(() => ({ cmd: "phase-acks", quietMs: opts.quietMs, capMs }));
+    for (const a of acks)
+      for (const [room, keys] of Object.entries(a.changeKeys)) (expectedUpdates[room] ??= []).push(...keys);
+  }
   const waits = await loaders.all(() => ({
     cmd: "phase-wait",
     expectedByRoom,
+    expectedUpdates,
     quietMs: opts.quietMs,
-    // An overloaded server drains its backlog slowly but steadily: only silence means loss.
-    capMs: durationMs * 3 + 60_000,
+    capMs,
   }));
   const t1 = wall();
   const mono1 = process.hrtime.bigint();
@@ -163,18 +185,62 @@ async function runPhase(env, setup, rate, durationMs, opts) {
   const split1 = totalCpuSplitMs(serverPids);
   const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
   const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
+  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redis.port)) : null;
 
-  const sum = (key) => waits.reduce((a, w) => a + w[key], 0);
+  const sum = (key) => sumOf(waits, key);
   const expected = sum("expected");
   const delivered = sum("unique");
   const sendStart = Math.min(...sends.map((s) => s.startWall));
   const lastRecv = Math.max(...waits.map((w) => w.lastRecv ?? 0));
   const spanMs = Math.max(durationMs, lastRecv - sendStart);
-  const latency = waits.reduce((h, w) => h.merge(new Histogram(w.latency)), new Histogram());
-  const ack = waits.reduce((h, w) => h.merge(new Histogram(w.ack)), new Histogram());
+  const latency = mergeHistograms(waits, "latency");
+  const ack = mergeHistograms(waits, "ack");
   const ackErrors = {};
   for (const w of waits) for (const [k, v] of Object.entries(w.ackErrors)) ackErrors[k] = (ackErrors[k] ?? 0) + v;
   const sendErrors = Object.values(ackErrors).reduce((a, b) => a + b, 0) + sum("unacked");
+  for (const w of waits) for (const [k, v] of Object.entries(w.otherErrors)) ackErrors[k] = (ackErrors[k] ?? 0) + v;
+  // message:updated deliveries count as deliveries: the CPU is for both kinds.
+  const updatesDelivered = sum("updatesExpected") - sum("updatesLost");
+  const deliveries = delivered + updatesDelivered;
+  const readsAcked = sum("readsAcked");
+  const changes = mix && {
+    changesSent: sum("changesSent"),
+    changeErrors: sum("changeErrors") + sum("changesUnanswered"),
+    changeNoops: sum("changeNoops"),
+    changeFallbacks: sum("changeFallbacks"),
+    updatesExpected: sum("updatesExpected"),
+    updatesDelivered,
+    updatesLost: sum("updatesLost"),
+    updateDuplicates: sum("updateDuplicates"),
+    updatesUnexpected: sum("updatesUnexpected"),
+    reactionAckP50Ms: round(mergeHistograms(waits, "reactionAck").quantileMs(0.5)),
+    reactionAckP99Ms: round(mergeHistograms(waits, "reactionAck").quantileMs(0.99)),
+    editAckP50Ms: round(mergeHistograms(waits, "editAck").quantileMs(0.5)),
+    editAckP99Ms: round(mergeHistograms(waits, "editAck").quantileMs(0.99)),
+  };
+  const reads = sum("readsExpected") > 0 && {
+    readsExpected: sum("readsExpected"),
+    readsAcked,
+    readErrors: sum("readErrors") + sum("readsUnanswered"),
+    offeredReadsPerSec: round((sum("readsExpected") * 1000) / durationMs, 0),
+    readsPerSec: round((readsAcked * 1000) / spanMs, 0),
+    readAckP50Ms: round(mergeHistograms(waits, "readAck").quantileMs(0.5)),
+    readAckP99Ms: round(mergeHistograms(waits, "readAck").quantileMs(0.99)),
+    // The probe generator's few members: their acks are timed by an event loop with little else to do.
+    ...(waits[loaders.probe]?.readsAcked > 0 && {
+      probeReads: waits[loaders.probe].readsAcked,
+      probeReadAckP50Ms: round(new Histogram(waits[loaders.probe].readAck).quantileMs(0.5)),
+      probeReadAckP90Ms: round(new Histogram(waits[loaders.probe].readAck).quantileMs(0.9)),
+      probeReadAckP99Ms: round(new Histogram(waits[loaders.probe].readAck).quantileMs(0.99)),
+    }),
+    cpuUsPerRead: per(cpu * 1000, readsAcked),
+    ...(redis && { redisCpuUsPerRead: per(redisCpu * 1000, readsAcked) }),
+    readUpdatedPerRead: per(sum("readUpdated"), readsAcked),
+    ...(commands && {
+      redisCommandsPerRead: per(commands.total, readsAcked),
+      redisScriptsPerRead: per(commands.scripts, readsAcked),
+    }),
+  };
   return {
     metrics: {
       messagesSent: sum("sent"),
@@ -191,15 +257,21 @@ async function runPhase(env, setup, rate, durationMs, opts) {
       ackP50Ms: round(ack.quantileMs(0.5)),
       ackP99Ms: round(ack.quantileMs(0.99)),
       sendErrors,
-      cpuUsPerDelivery: delivered ? round((cpu * 1000) / delivered, 3) : null,
+      ...changes,
+      ...reads,
+      cpuUsPerDelivery: per(cpu * 1000, deliveries),
       serverCpuCores: round(cpu / (t1 - t0), 2),
-      userCpuUsPerDelivery: delivered ? round(((split1.user - split0.user) * 1000) / delivered, 3) : null,
-      systemCpuUsPerDelivery: delivered ? round(((split1.system - split0.system) * 1000) / delivered, 3) : null,
-      writeSyscallsPerDelivery: delivered ? round((sys1.writes - sys0.writes) / delivered, 3) : null,
-      readSyscallsPerDelivery: delivered ? round((sys1.reads - sys0.reads) / delivered, 3) : null,
+      userCpuUsPerDelivery: per((split1.user - split0.user) * 1000, deliveries),
+      systemCpuUsPerDelivery: per((split1.system - split0.system) * 1000, deliveries),
+      writeSyscallsPerDelivery: per(sys1.writes - sys0.writes, deliveries),
+      readSyscallsPerDelivery: per(sys1.reads - sys0.reads, deliveries),
       loaderCpuCores: round(loaderCpu / (t1 - t0), 2),
-      ...(redis ? { redisCpuUsPerDelivery: delivered ? round((redisCpu * 1000) / delivered, 3) : null } : {}),
+      ...(redis ? { redisCpuUsPerDelivery: per(redisCpu * 1000, deliveries) } : {}),
+      ...(commands ? { redisCommandsPerDelivery: per(commands.total, deliveries) } : {}),
     },
+    // Raw figures the scenarios combine (CPU per kind of delivery).
+    totals: { serverCpuMs: cpu, delivered, updatesDelivered, readsAcked },
+    ...(commands ? { redisCommands: commands } : {}),
     errorSamples: Object.keys(ackErrors).length ? ackErrors : undefined,
     // CLOCK_MONOTONIC µs, the clock of V8 CPU profiles: profile-summary.mjs can keep only this window's samples.
     window: { monoStartUs: Number(mono0 / 1000n), monoEndUs: Number(mono1 / 1000n), serverPids },
@@ -241,21 +313,7 @@ export async function fanoutScenarios(ctx, env, prefix) {
 /** `roomClients` clients in rooms of `roomSize`, every send acked. */
 export async function roomsScenario(ctx, env, prefix) {
   const { opts } = ctx;
-  const twoNodes = env.nodes.length > 1;
-  const members = [];
-  for (let i = 0; i < opts.roomClients; i++) {
-    const room = Math.floor(i / opts.roomSize);
-    // Two nodes: in every room half the clients send from the first node, half receive on the second.
-    const firstHalf = i % opts.roomSize < opts.roomSize / 2;
-    members.push({
-      node: twoNodes && !firstHalf ? 1 : 0,
-      room: `room-${room}`,
-      sender: twoNodes ? firstHalf : true,
-      userId: `chat-${i}`,
-      // A room's clients share a load generator, so every delivery's latency is measured.
-      loader: room % env.loaders.count,
-    });
-  }
+  const members = roomMembers(opts, env, false);
   const setup = await setupMembers(env, members);
   await untilIdle(env, 5000);
   await runPhase(env, setup, opts.roomsRate, opts.warmupMs, opts);
@@ -273,6 +331,188 @@ export async function roomsScenario(ctx, env, prefix) {
       ...result,
       metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
       ...(setup.setupErrors ? { setupErrorSamples: setup.errors } : {}),
+    },
+  ];
+}
+
+/** Clients in rooms of `roomSize` as in the chat-rooms scenario; `changes`: they also react and edit (§8). */
+function roomMembers(opts, env, changes) {
+  const twoNodes = env.nodes.length > 1;
+  const members = [];
+  for (let i = 0; i < opts.roomClients; i++) {
+    const room = Math.floor(i / opts.roomSize);
+    // Two nodes: in every room half the clients send from the first node, half receive on the second.
+    const firstHalf = i % opts.roomSize < opts.roomSize / 2;
+    members.push({
+      node: twoNodes && !firstHalf ? 1 : 0,
+      room: `${changes ? "changes" : "room"}-${room}`,
+      sender: twoNodes ? firstHalf : true,
+      userId: `${changes ? "changer" : "chat"}-${i}`,
+      // A room's clients share a load generator, so every delivery's latency is measured.
+      loader: room % env.loaders.spread,
+      changes,
+    });
+  }
+  return members;
+}
+
+/**
+ * The chat rooms with changes (§8): the same clients and rate, `changeShare` of the operations split evenly
+ * between reaction toggles on the room's recent messages and edits of the sender's own recent messages, the
+ * rest sends. Then half a window of changes only, at the same rate, for the CPU of a `message:updated` delivery; the
+ * mixed phase's CPU less its updates at that cost gives the CPU of a `message:new` delivery beside changes.
+ */
+export async function changesScenario(ctx, env, prefix) {
+  const { opts } = ctx;
+  const setup = await setupMembers(env, roomMembers(opts, env, true));
+  await untilIdle(env, 5000);
+  const mix = { reaction: opts.changeShare / 2, edit: opts.changeShare / 2 };
+  // The warm-up also gives every room recent messages to change, and most senders one of their own.
+  await runPhase(env, setup, opts.roomsRate, opts.warmupMs, opts, { mix });
+  await untilIdle(env, 2000);
+  const mixed = await runPhase(env, setup, opts.roomsRate, opts.windowMs, opts, { mix });
+  await untilIdle(env, 2000);
+  // Half a window: at the same rate it holds ten times the changes of the mixed phase, enough for its CPU.
+  const only = await runPhase(env, setup, opts.roomsRate, opts.windowMs / 2, opts, {
+    mix: { reaction: 0.5, edit: 0.5 },
+  });
+  const perUpdateUs = only.totals.updatesDelivered
+    ? (only.totals.serverCpuMs * 1000) / only.totals.updatesDelivered
+    : null;
+  const m = mixed.totals;
+  const perNewUs =
+    perUpdateUs !== null && m.delivered
+      ? (m.serverCpuMs * 1000 - m.updatesDelivered * perUpdateUs) / m.delivered
+      : null;
+  const params = {
+    nodes: env.nodes.length,
+    clients: opts.roomClients,
+    rooms: Math.ceil(opts.roomClients / opts.roomSize),
+    rate: opts.roomsRate,
+  };
+  const withSetup = (result) => ({
+    ...result,
+    metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
+    ...(setup.setupErrors ? { setupErrorSamples: setup.errors } : {}),
+  });
+  const withPerKind = (result) => ({
+    ...result,
+    metrics: {
+      ...result.metrics,
+      cpuUsPerUpdateDelivery: round(perUpdateUs, 3),
+      cpuUsPerNewDelivery: round(perNewUs, 3),
+    },
+  });
+  return [
+    {
+      scenario: `${prefix}changes`,
+      params: { ...params, changeShare: opts.changeShare },
+      ...withPerKind(withSetup(mixed)),
+    },
+    { scenario: `${prefix}changes-only`, params: { ...params, changeShare: 1 }, ...withSetup(only) },
+  ];
+}
+
+/**
+ * Read state (§9) in one room of `readsMembers`: one member sends messages at each rate of `readsRates` in turn
+ * and every member answers each message with a public `room:read` of it, so reads/s = members × rate; spread,
+ * each member reads at a random moment before the next message. `readsProbes` of the members are held by the
+ * probe generator, whose event loop is not busy with the other members' deliveries: their acks give the
+ * server's read latency. Two nodes: the members split evenly, the sender on the first.
+ */
+export async function readsScenario(ctx, env, prefix) {
+  const { opts } = ctx;
+  const twoNodes = env.nodes.length > 1;
+  const members = [];
+  for (let i = 0; i < opts.readsMembers; i++) {
+    members.push({
+      node: twoNodes ? i % 2 : 0,
+      room: "reads",
+      sender: i === 0,
+      reader: true,
+      userId: `reader-${i}`,
+      // Members 1..readsProbes live in the probe generator: the read ack latency the targets are checked on.
+      ...(i >= 1 && i <= opts.readsProbes && { loader: env.loaders.probe }),
+    });
+  }
+  const setup = await setupMembers(env, members, 120_000);
+  // A join storm: every join tells the room (presence), so settling takes a while in a big room.
+  await untilIdle(env, 30_000);
+  const results = [];
+  // Several rates (a ladder) share the one set-up: the first is the scenario, the others "reads-at-<rate>".
+  for (const [i, rate] of opts.readsRates.entries()) {
+    // Spread: each member reads a message at a random moment before the next is due, a steady stream of reads.
+    const readSpreadMs = opts.readsSpread ? 1000 / rate : 0;
+    await runPhase(env, setup, rate, opts.warmupMs, opts, { readSpreadMs });
+    await untilIdle(env, 5000);
+    const result = await runPhase(env, setup, rate, opts.windowMs, opts, { readSpreadMs });
+    results.push({
+      scenario: i === 0 ? `${prefix}reads` : `${prefix}reads-at-${rate}`,
+      params: { nodes: env.nodes.length, members: opts.readsMembers, rate, readSpreadMs },
+      ...result,
+      metrics: { ...result.metrics, setupErrors: setup.setupErrors, setupMs: setup.setupMs },
+      ...(setup.setupErrors ? { setupErrorSamples: setup.errors } : {}),
+    });
+    if (i + 1 < opts.readsRates.length) await untilIdle(env, 5000);
+  }
+  return results;
+}
+
+/**
+ * `rooms:list` (§9) for a user in `listRooms` rooms, each with `listMessages` messages from another user:
+ * `listCalls` calls one after another, each timed from emit to ack. Two nodes: the lister on the second, the
+ * rooms written from the first. Huddle only: bare Socket.IO has no room list.
+ */
+export async function roomsListScenario(ctx, env, prefix) {
+  const { opts } = ctx;
+  const { loaders, nodes, redis } = env;
+  const last = nodes[nodes.length - 1];
+  const setup = await loaders.request(0, {
+    cmd: "list-setup",
+    lister: { url: last.url, userId: "lister", prefix: "list", localAddress: sourceAddress(0) },
+    writer: { url: nodes[0].url, userId: "list-writer", localAddress: sourceAddress(1) },
+    rooms: opts.listRooms,
+    messages: opts.listMessages,
+    timeoutMs: 30_000,
+  });
+  await untilIdle(env, 5000);
+  await loaders.request(0, { cmd: "list-run", calls: Math.max(1, Math.round(opts.listCalls / 10)) });
+  const serverPids = nodes.map((n) => n.pid);
+  const commands0 = redis ? await redisCommandCounts(redis.port) : null;
+  const cpu0 = totalCpuMs(serverPids);
+  const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
+  const mono0 = process.hrtime.bigint();
+  const run = await loaders.request(0, { cmd: "list-run", calls: opts.listCalls });
+  const mono1 = process.hrtime.bigint();
+  const cpu = totalCpuMs(serverPids) - cpu0;
+  const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
+  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redis.port)) : null;
+  const latency = new Histogram(run.latency);
+  const errors = Object.values(run.errors).reduce((a, b) => a + b, 0);
+  const calls = opts.listCalls - errors;
+  const setupErrors = Object.values(setup.errors).reduce((a, b) => a + b, 0);
+  return [
+    {
+      scenario: `${prefix}rooms-list`,
+      params: { nodes: nodes.length, rooms: opts.listRooms, messagesPerRoom: opts.listMessages, calls: opts.listCalls },
+      metrics: {
+        callsPerSec: round((opts.listCalls * 1000) / (run.endWall - run.startWall), 0),
+        listP50Ms: round(latency.quantileMs(0.5)),
+        listP99Ms: round(latency.quantileMs(0.99)),
+        listErrors: errors,
+        fewestRooms: run.fewestRooms,
+        cpuUsPerCall: per(cpu * 1000, calls, 1),
+        ...(redis && {
+          redisCpuUsPerCall: per(redisCpu * 1000, calls, 1),
+          redisCommandsPerCall: per(commands.total, calls, 1),
+          redisScriptsPerCall: per(commands.scripts, calls, 1),
+        }),
+        setupErrors,
+        setupMs: setup.setupMs,
+      },
+      ...(commands ? { redisCommands: commands } : {}),
+      errorSamples: errors || setupErrors ? { ...run.errors, ...setup.errors } : undefined,
+      window: { monoStartUs: Number(mono0 / 1000n), monoEndUs: Number(mono1 / 1000n), serverPids },
     },
   ];
 }

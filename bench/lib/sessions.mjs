@@ -1,12 +1,20 @@
 /**
  * Sessions: the servers one A/B run starts and the scenarios run on them in
  * turn. The connect scenario gets a fresh node of its own (it measures memory
- * from idle); fan-out and chat rooms share one node; the two-node scenarios
- * share a cluster and a private redis-server. Everything a session starts, it
- * stops.
+ * from idle); the other one-node scenarios share one node; the two-node
+ * scenarios share a cluster and a private redis-server. Everything a session
+ * starts, it stops. A group with `targets` runs only against those (bare
+ * Socket.IO has no room list).
  */
 import { startRedis, StartError } from "./processes.mjs";
-import { connectScenario, fanoutScenarios, roomsScenario } from "./scenarios.mjs";
+import {
+  changesScenario,
+  connectScenario,
+  fanoutScenarios,
+  readsScenario,
+  roomsListScenario,
+  roomsScenario,
+} from "./scenarios.mjs";
 import { startNodes, stopNodes } from "./servers.mjs";
 
 /** Groups selectable with --only, the scenarios each reports, and how each runs. */
@@ -18,6 +26,19 @@ export const GROUPS = {
     run: (ctx, env) => fanoutScenarios(ctx, env, ""),
   },
   rooms: { session: "single", scenarios: ["rooms"], run: (ctx, env) => roomsScenario(ctx, env, "") },
+  changes: {
+    session: "single",
+    scenarios: ["changes", "changes-only"],
+    run: (ctx, env) => changesScenario(ctx, env, ""),
+  },
+  "rooms-list": {
+    session: "single",
+    scenarios: ["rooms-list"],
+    targets: ["huddle"],
+    run: (ctx, env) => roomsListScenario(ctx, env, ""),
+  },
+  // Last of its session: its big room is not left member by member (the nodes are stopped instead).
+  reads: { session: "single", scenarios: ["reads"], run: (ctx, env) => readsScenario(ctx, env, "") },
   "redis-fanout": {
     session: "redis",
     scenarios: ["redis-fanout", "redis-fanout-light"],
@@ -27,6 +48,22 @@ export const GROUPS = {
     session: "redis",
     scenarios: ["redis-rooms"],
     run: (ctx, env) => roomsScenario(ctx, env, "redis-"),
+  },
+  "redis-changes": {
+    session: "redis",
+    scenarios: ["redis-changes", "redis-changes-only"],
+    run: (ctx, env) => changesScenario(ctx, env, "redis-"),
+  },
+  "redis-rooms-list": {
+    session: "redis",
+    scenarios: ["redis-rooms-list"],
+    targets: ["huddle"],
+    run: (ctx, env) => roomsListScenario(ctx, env, "redis-"),
+  },
+  "redis-reads": {
+    session: "redis",
+    scenarios: ["redis-reads"],
+    run: (ctx, env) => readsScenario(ctx, env, "redis-"),
   },
 };
 const SESSION_NODES = { connect: 1, single: 1, redis: 2 };
@@ -47,6 +84,8 @@ export function plan(groups) {
  * whole bench.
  */
 export async function runSession(ctx, loaders, target, session) {
+  const groups = session.groups.filter((g) => !GROUPS[g].targets || GROUPS[g].targets.includes(target));
+  if (groups.length === 0) return [];
   const redis = session.nodes > 1 ? await startRedis() : undefined;
   let nodes = [];
   try {
@@ -58,10 +97,10 @@ export async function runSession(ctx, loaders, target, session) {
       // A node that cannot start (Huddle without working Redis stores, a broken build) is reported, not fatal.
       if (!(error instanceof StartError)) throw error;
       const skipped = `cannot start${redis ? " with REDIS_URL" : ""}: ${error.message}`;
-      return session.groups.flatMap((g) => GROUPS[g].scenarios.map((scenario) => ({ scenario, skipped })));
+      return groups.flatMap((g) => GROUPS[g].scenarios.map((scenario) => ({ scenario, skipped })));
     }
     const results = [];
-    for (const [i, group] of session.groups.entries()) {
+    for (const [i, group] of groups.entries()) {
       const t0 = Date.now();
       if (i > 0) await loaders.all(() => ({ cmd: "disconnect" }));
       results.push(...(await GROUPS[group].run(ctx, { nodes, loaders, redis })));
