@@ -17,6 +17,19 @@ export { HuddleClientError, isTransient, type ClientErrorCode } from "./errors";
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 export type { ConnectionState, ConnectionStatus, StateChange } from "./connection-state";
 export type { OutboxEntry, OutboxStatus } from "./outbox";
+export {
+  NOTHING_READ,
+  firstUnread,
+  mergeRead,
+  readAfterAnswer,
+  readAfterMessage,
+  readAfterUpdate,
+  readFromJoin,
+  readFromSummary,
+  seenBy,
+  unreadCount,
+  type ReadState,
+} from "./unread";
 export type {
   ClientToServerEvents,
   ServerToClientEvents,
