@@ -79,6 +79,8 @@ const joined = (messages: Message[], extra: Partial<JoinedEvent> = {}): Action =
     resumed: false,
     reset: true,
     more: false,
+    readUpTo: null,
+    unread: 0,
     ...extra,
   },
 });

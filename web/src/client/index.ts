@@ -10,6 +10,8 @@ export type {
   HuddleSocket,
   IoFactory,
   JoinedEvent,
+  LeaveOptions,
+  MarkReadOptions,
   SendOptions,
   TokenReason,
 } from "./types";
@@ -40,4 +42,8 @@ export type {
   JoinResult,
   TypingUpdate,
   PresenceEvent,
+  ReadMarker,
+  ReadResult,
+  ReadUpdate,
+  RoomSummary,
 } from "../../../shared/events";
