@@ -6,10 +6,26 @@ import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../../shared/events";
 import {
   createHuddleClient,
+  firstUnread,
+  mergeRead,
+  NOTHING_READ,
+  readAfterAnswer,
+  readAfterMessage,
+  readAfterUpdate,
+  readFromJoin,
+  readFromSummary,
+  seenBy,
+  unreadCount,
   type HuddleClientError,
   type JoinedEvent,
   type Message,
   type Reaction,
+  type ReadMarker,
+  type ReadResult,
+  type ReadState,
+  type ReadUpdate,
+  type RoomSummary,
+  type User,
 } from "../../web/src/client";
 
 export function typedClientExamples() {
@@ -90,4 +106,64 @@ export function plainSocketChangeExamples() {
   socket.emit("reaction:add", { roomId: "lobby", id: "1-1" }, () => {});
   // @ts-expect-error: message:delete takes an acknowledgement callback
   socket.emit("message:delete", { roomId: "lobby", id: "1-1" });
+}
+
+export function readStateExamples() {
+  const client = createHuddleClient({ url: "http://localhost:3000", getToken: () => "jwt", autoConnect: false });
+  client.on("read", (u: ReadUpdate) => `${u.roomId} ${u.user.name} ${u.readUpTo} ${u.readSeq.toFixed()}`);
+  client.on("joined", (j) => (j.readUpTo ?? "nothing read") + j.unread.toFixed());
+  const marked: Promise<{ readUpTo: string; unread: number }> = client.markRead("lobby", "1-1");
+  const privately: Promise<ReadResult> = client.markRead("lobby", "1-1", { private: true });
+  const markers: Promise<ReadMarker[]> = client.reads("lobby");
+  const rooms: Promise<RoomSummary[]> = client.listRooms();
+  void rooms.then((list) => list.map((r) => `${r.roomId} ${r.unread} ${r.readUpTo ?? ""} ${r.lastMessage?.seq ?? 0}`));
+  const forgotten: Promise<void> = client.leave("lobby", { forget: true });
+  const left: Promise<void> = client.leave("lobby");
+
+  let state: ReadState = NOTHING_READ;
+  client.on("joined", (j) => (state = readFromJoin(j, j.messages)));
+  client.on("message", (m) => (state = readAfterMessage(state, m, client.user?.id)));
+  client.on("read", (u) => u.user.id === client.user?.id && (state = readAfterUpdate(state, u)));
+  void rooms.then((list) => list[0] && (state = mergeRead(state, readFromSummary(list[0]))));
+  void marked.then((answer) => (state = readAfterAnswer(state, answer, [])));
+  const count: number = unreadCount(state);
+  const first: Message | undefined = firstUnread(state, []);
+  const seen: User[] = seenBy(null as unknown as Message, [], [], "me");
+
+  // @ts-expect-error: markRead needs the message to read up to
+  void client.markRead("lobby");
+  // @ts-expect-error: upTo is a message id (a string)
+  void client.markRead("lobby", 12);
+  // @ts-expect-error: the option is `private`, a boolean
+  void client.markRead("lobby", "1-1", { private: "yes" });
+  // @ts-expect-error: reads needs the room
+  void client.reads();
+  // @ts-expect-error: listRooms takes nothing
+  void client.listRooms("lobby");
+  // @ts-expect-error: forget is a boolean
+  void client.leave("lobby", { forget: 1 });
+  // @ts-expect-error: a read event carries a ReadUpdate, not a Message
+  client.on("read", (m: Message) => m.text);
+  // @ts-expect-error: not an event of the client (the socket's name is read:updated)
+  client.on("read:updated", () => {});
+  // @ts-expect-error: a ReadState's marker seq is a number
+  state = { readUpTo: null, readSeq: "0", lastSeq: 0 };
+  return { marked, privately, markers, forgotten, left, count, first, seen };
+}
+
+export function plainSocketReadExamples() {
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io("http://localhost:3000", {
+    auth: { token: "jwt", v: 1 },
+    autoConnect: false,
+  });
+  socket.on("read:updated", (u) => u.readSeq.toFixed() + u.user.id);
+  socket.emit("room:read", { roomId: "lobby", upTo: "1-1", private: true }, (ack) => ack.ok && ack.unread);
+  socket.emit("room:reads", { roomId: "lobby" }, (ack) => ack.ok && ack.reads.map((r) => r.readSeq));
+  socket.emit("rooms:list", {}, (ack) => ack.ok && ack.rooms.map((r) => r.lastMessage?.text));
+  socket.emit("room:leave", { roomId: "lobby", forget: true }, (ack) => ack.ok);
+  socket.emit("room:join", { roomId: "lobby" }, (ack) => ack.ok && (ack.readUpTo ?? "") + ack.unread);
+  // @ts-expect-error: room:read needs upTo
+  socket.emit("room:read", { roomId: "lobby" }, () => {});
+  // @ts-expect-error: room:reads takes an acknowledgement callback
+  socket.emit("room:reads", { roomId: "lobby" });
 }

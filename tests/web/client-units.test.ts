@@ -1,5 +1,17 @@
-/** Pure parts of the typed client: the backoff function and the join/dedupe bookkeeping. */
-import { backoffDelay } from "../../web/src/client";
+/** Pure parts of the typed client: the backoff function, the join/dedupe bookkeeping, and unread counting. */
+import {
+  backoffDelay,
+  firstUnread,
+  mergeRead,
+  NOTHING_READ,
+  readAfterAnswer,
+  readAfterMessage,
+  readAfterUpdate,
+  readFromJoin,
+  readFromSummary,
+  seenBy,
+  unreadCount,
+} from "../../web/src/client";
 import { createRoomTrack, markChanged, markSeen, mergeJoin } from "../../web/src/client/room-tracker";
 import type { JoinResult, Message } from "../../shared/events";
 
@@ -137,5 +149,108 @@ describe("room bookkeeping", () => {
     markChanged(track, changed("1", "3"));
     expect(mergeJoin(track, joinResult([], true))).toEqual({ reset: false, messages: [], updates: [] });
     expect(track.lastPosition).toBe("3");
+  });
+});
+
+describe("unread helpers", () => {
+  const alice = { id: "a", name: "Alice" };
+  const bob = { id: "b", name: "Bob" };
+  const carol = { id: "c", name: "Carol" };
+  /** Message number `seq` of the room, by `user`. */
+  const nth = (seq: number, user = bob): Message => ({ ...msg(`m${seq}`), seq, user });
+
+  test("a room from rooms:list: the marker's seq is what the count leaves; nothing read means every message", () => {
+    const summary = { readUpTo: "m7", unread: 3, lastMessage: nth(10) };
+    expect(readFromSummary(summary)).toEqual({ readUpTo: "m7", readSeq: 7, lastSeq: 10 });
+    expect(unreadCount(readFromSummary(summary))).toBe(3);
+    expect(readFromSummary({ readUpTo: null, unread: 4, lastMessage: nth(4) })).toEqual({
+      readUpTo: null,
+      readSeq: 0,
+      lastSeq: 4,
+    });
+    expect(readFromSummary({ readUpTo: null, unread: 0, lastMessage: null })).toEqual(NOTHING_READ);
+  });
+
+  test("a join: the marker's message gives its seq; when it is not loaded, the count from the newest does", () => {
+    const page = [nth(3), nth(4), nth(5), nth(6)];
+    expect(readFromJoin({ readUpTo: "m4", unread: 2 }, page)).toEqual({ readUpTo: "m4", readSeq: 4, lastSeq: 6 });
+    // 60 unread, 50 shown: the marker is older than the page.
+    const latest = Array.from({ length: 50 }, (_, i) => nth(i + 11));
+    expect(readFromJoin({ readUpTo: "m0", unread: 60 }, latest)).toEqual({ readUpTo: "m0", readSeq: 0, lastSeq: 60 });
+    expect(readFromJoin({ readUpTo: "m5", unread: 0 }, [])).toEqual({ readUpTo: "m5", readSeq: 0, lastSeq: 0 });
+    expect(readFromJoin({ readUpTo: null, unread: 0 }, [])).toEqual(NOTHING_READ);
+    // A message stored between the server's two reads: counted once the count says so.
+    expect(readFromJoin({ readUpTo: "m6", unread: 1 }, page)).toEqual({ readUpTo: "m6", readSeq: 6, lastSeq: 7 });
+  });
+
+  test("a new message counts; mine reads the room up to it; one already counted changes nothing", () => {
+    const start = { readUpTo: "m2", readSeq: 2, lastSeq: 2 };
+    const one = readAfterMessage(start, nth(3), "a");
+    expect(unreadCount(one)).toBe(1);
+    expect(readAfterMessage(one, nth(3), "a")).toBe(one);
+    const mine = readAfterMessage(readAfterMessage(one, nth(4), "a"), nth(5, alice), "a");
+    expect(mine).toEqual({ readUpTo: "m5", readSeq: 5, lastSeq: 5 });
+    // Without knowing who I am, every message counts.
+    expect(unreadCount(readAfterMessage(start, nth(3, alice)))).toBe(1);
+  });
+
+  test("my marker moves forward only, from events and answers alike", () => {
+    const state = { readUpTo: "m4", readSeq: 4, lastSeq: 9 };
+    expect(readAfterUpdate(state, { readUpTo: "m2", readSeq: 2 })).toBe(state);
+    expect(readAfterUpdate(state, { readUpTo: "m7", readSeq: 7 })).toEqual({ readUpTo: "m7", readSeq: 7, lastSeq: 9 });
+    // Read elsewhere past what this tab has seen arrive.
+    expect(readAfterUpdate(state, { readUpTo: "m11", readSeq: 11 })).toEqual({
+      readUpTo: "m11",
+      readSeq: 11,
+      lastSeq: 11,
+    });
+    const known = [nth(6), nth(7), nth(8)];
+    expect(readAfterAnswer(state, { readUpTo: "m7", unread: 2 }, known)).toEqual({
+      readUpTo: "m7",
+      readSeq: 7,
+      lastSeq: 9,
+    });
+    // The answer knows of a message not here yet.
+    expect(readAfterAnswer(state, { readUpTo: "m8", unread: 2 }, known)).toEqual({
+      readUpTo: "m8",
+      readSeq: 8,
+      lastSeq: 10,
+    });
+    // A marker whose message is not loaded: its seq is what the count leaves.
+    expect(readAfterAnswer(state, { readUpTo: "m6x", unread: 3 }, known)).toEqual({
+      readUpTo: "m6x",
+      readSeq: 6,
+      lastSeq: 9,
+    });
+    expect(readAfterAnswer(state, { readUpTo: "m1", unread: 8 }, [])).toBe(state);
+  });
+
+  test("merging two views of a room keeps the further marker and the newer last message", () => {
+    const a = { readUpTo: "m4", readSeq: 4, lastSeq: 9 };
+    const b = { readUpTo: "m6", readSeq: 6, lastSeq: 8 };
+    expect(mergeRead(a, b)).toEqual({ readUpTo: "m6", readSeq: 6, lastSeq: 9 });
+    expect(mergeRead(a, NOTHING_READ)).toBe(a);
+    expect(mergeRead(NOTHING_READ, a)).toBe(a);
+  });
+
+  test("the first unread message is the first after the marker, in any order of messages", () => {
+    const state = { readUpTo: "m4", readSeq: 4, lastSeq: 7 };
+    expect(firstUnread(state, [nth(7), nth(3), nth(5), nth(6), nth(4)])?.id).toBe("m5");
+    expect(firstUnread({ ...state, readSeq: 7 }, [nth(7)])).toBeUndefined();
+  });
+
+  test("seen by: markers at or past the message, its author, and authors of later messages, each once", () => {
+    const mine = nth(5, alice);
+    const markers = [
+      { user: bob, readUpTo: "m6", readSeq: 6 },
+      { user: carol, readUpTo: "m4", readSeq: 4 },
+      { user: alice, readUpTo: "m5", readSeq: 5 },
+    ];
+    expect(seenBy(mine, markers).map((u) => u.name)).toEqual(["Alice", "Bob"]);
+    expect(seenBy(mine, markers, [], "a").map((u) => u.name)).toEqual(["Bob"]);
+    expect(seenBy(mine, markers, [nth(4, carol), nth(6, carol), nth(7, bob)], "a").map((u) => u.name)).toEqual([
+      "Bob",
+      "Carol",
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 /** The web UI's pure parts: words it shows, the store over client events, and the timeline rows. */
-import type { JoinedEvent, Message, OutboxEntry, User } from "../../web/src/client";
+import type { JoinedEvent, Message, OutboxEntry, RoomSummary, User } from "../../web/src/client";
 import { HuddleClientError } from "../../web/src/client";
 import {
   connectionText,
@@ -8,10 +8,20 @@ import {
   initials,
   listNames,
   roomFromHash,
+  seenText,
   typingLine,
 } from "../../web/src/ui/format";
 import { canAddReaction, nameBook, reactionChips } from "../../web/src/ui/reactions";
-import { activeRoom, initialState, reduce, type Action, type ChatState } from "../../web/src/ui/store";
+import {
+  activeRoom,
+  initialState,
+  reduce,
+  totalUnread,
+  unreadOf,
+  type Action,
+  type ChatState,
+  type RoomEntry,
+} from "../../web/src/ui/store";
 import { buildTimeline, type MessageItem } from "../../web/src/ui/timeline";
 
 const alice: User = { id: "a", name: "Alice" };
@@ -70,18 +80,22 @@ const message = (id: string, user: User, text: string, extra: Partial<Message> =
 });
 const joined = (messages: Message[], extra: Partial<JoinedEvent> = {}): Action => ({
   type: "joined",
-  event: {
-    roomId: "r",
-    members: [bob, alice],
-    typing: [],
-    messages,
-    updates: [],
-    resumed: false,
-    reset: true,
-    more: false,
-    ...extra,
-  },
+  event: joinedEvent(messages, extra),
 });
+const joinedEvent = (messages: Message[], extra: Partial<JoinedEvent> = {}): JoinedEvent => ({
+  roomId: "r",
+  members: [bob, alice],
+  typing: [],
+  messages,
+  updates: [],
+  resumed: false,
+  reset: true,
+  more: false,
+  readUpTo: null,
+  unread: 0,
+  ...extra,
+});
+const entry = (state: ChatState, roomId = "r"): RoomEntry => state.list.find((e) => e.id === roomId)!;
 const outbox = (status: OutboxEntry["status"], extra: Partial<OutboxEntry> = {}): Action => ({
   type: "outbox",
   entry: { clientMsgId: "cm1", roomId: "r", text: "hello", status, attempts: 1, createdAt: T0, ...extra },
@@ -146,12 +160,12 @@ describe("store", () => {
     expect(activeRoom(state)!.hasMore).toBe(false);
   });
 
-  test("messages in a room I am not looking at count as unread until I select it", () => {
-    let state = run([{ type: "joining", roomId: "other" }], base());
-    state = reduce(state, { type: "message", message: { ...message("1", bob, "psst"), roomId: "other" } });
-    expect(state.rooms.find((r) => r.id === "other")!.unread).toBe(1);
+  test("messages in a room I am not looking at count as unread; selecting it does not read them", () => {
+    let state = run([{ type: "joining", roomId: "other" }, joined([], { roomId: "other" })], base());
+    state = reduce(state, { type: "message", message: { ...message("1", bob, "psst", { seq: 1 }), roomId: "other" } });
+    expect(unreadOf(entry(state, "other"))).toBe(1);
     state = reduce(state, { type: "select", roomId: "other" });
-    expect(state.rooms.find((r) => r.id === "other")!.unread).toBe(0);
+    expect(unreadOf(entry(state, "other"))).toBe(1);
   });
 });
 
@@ -168,12 +182,9 @@ describe("timeline", () => {
       ),
     )!;
     const items = buildTimeline(room, alice, T0);
-    expect(items.map((i) => (i.kind === "day" ? `day:${i.label}` : `${i.text}:${i.grouped}:${i.own}`))).toEqual([
-      "day:Today",
-      "hi:false:false",
-      "there:true:false",
-      "hey:false:true",
-    ]);
+    expect(
+      items.map((i) => (i.kind === "message" ? `${i.text}:${i.grouped}:${i.own}` : `${i.kind}:${i.label}`)),
+    ).toEqual(["day:Today", "hi:false:false", "there:true:false", "hey:false:true"]);
   });
 });
 
@@ -386,5 +397,187 @@ describe("timeline: message changes", () => {
       [true, undefined],
       [false, "delete"],
     ]);
+  });
+});
+
+describe("read state", () => {
+  /** Message number `seq` of room `roomId`. */
+  const nth = (seq: number, user: User = bob, roomId = "r", ts = T0 + seq * 1000): Message => ({
+    ...message(`${roomId}-${seq}`, user, `${user.name} ${seq}`, { seq, ts }),
+    roomId,
+  });
+  const summary = (roomId: string, readSeq: number, lastSeq: number, ts = T0): RoomSummary => ({
+    roomId,
+    readUpTo: readSeq === 0 ? null : `${roomId}-${readSeq}`,
+    unread: lastSeq - readSeq,
+    lastMessage: lastSeq === 0 ? null : { ...nth(lastSeq, bob, roomId), ts },
+  });
+  const sidebar = (state: ChatState) => state.list.map((e) => `${e.id}:${unreadOf(e)}`);
+  const items = (state: ChatState, me: User = alice) =>
+    buildTimeline(activeRoom(state)!, me, T0 + 86_400_000).filter((i) => i.kind !== "day");
+  const describeItems = (state: ChatState) => items(state).map((i) => (i.kind === "message" ? `${i.seq}` : i.label));
+  /** Signed in as Alice, looking at room r where seq 1–2 are read and 3–5 are not. */
+  const opened = () =>
+    run(
+      [
+        { type: "roomList", rooms: [summary("r", 2, 5)] },
+        { type: "joining", roomId: "r" },
+        joined(
+          [1, 2, 3, 4, 5].map((n) => nth(n)),
+          { readUpTo: "r-2", unread: 3 },
+        ),
+      ],
+      run([{ type: "session", user: alice }]),
+    );
+
+  test("the sidebar is the server's list, newest activity first, with the server's counts; the title adds them up", () => {
+    const state = run([
+      { type: "session", user: alice },
+      { type: "roomList", rooms: [summary("ops", 3, 7, T0 + 50), summary("dev", 1, 1, T0 + 20), summary("new", 0, 0)] },
+    ]);
+    expect(sidebar(state)).toEqual(["ops:4", "dev:0", "new:0"]);
+    expect(totalUnread(state)).toBe(4);
+    expect(state.rooms).toEqual([]); // listed, not joined
+  });
+
+  test("a new message moves its room to the top; rooms without messages keep the server's order below", () => {
+    let state = run([
+      { type: "session", user: alice },
+      { type: "roomList", rooms: [summary("a", 1, 1, T0 + 30), summary("b", 1, 1, T0 + 20), summary("q", 0, 0)] },
+      { type: "joining", roomId: "b" },
+      joined([nth(1, bob, "b")], { roomId: "b", readUpTo: "b-1" }),
+    ]);
+    state = reduce(state, { type: "message", message: nth(2, carol, "b", T0 + 40) });
+    expect(sidebar(state)).toEqual(["b:1", "a:0", "q:0"]);
+    // A room joined here for the first time, with no messages: first of the quiet ones, as the server lists it.
+    state = run([{ type: "joining", roomId: "fresh" }], state);
+    expect(sidebar(state)).toEqual(["b:1", "a:0", "fresh:0", "q:0"]);
+  });
+
+  test("a new list drops rooms left elsewhere, keeps the ones joined here, and never moves back what this tab saw", () => {
+    let state = reduce(opened(), { type: "roomList", rooms: [summary("r", 2, 5), summary("gone", 1, 2)] });
+    state = run([{ type: "joining", roomId: "here-only" }], state);
+    state = reduce(state, { type: "message", message: nth(6) });
+    expect(sidebar(state)).toEqual(["r:4", "gone:1", "here-only:0"]);
+    // An answer computed before message 6 arrived, without here-only (a first join not listed yet), without gone.
+    state = reduce(state, { type: "roomList", rooms: [summary("r", 2, 5, T0 + 5000), summary("elsewhere", 0, 3)] });
+    expect(sidebar(state)).toEqual(["r:4", "elsewhere:3", "here-only:0"]);
+    state = reduce(state, { type: "roomList", rooms: [summary("r", 6, 6, T0 + 6000)] });
+    expect(sidebar(state)).toEqual(["r:0", "here-only:0"]);
+  });
+
+  test("my read event clears the badge of any room of mine; someone else's moves their marker, not my count", () => {
+    let state = run([
+      { type: "session", user: alice },
+      { type: "roomList", rooms: [summary("ops", 3, 7, T0 + 50)] },
+    ]);
+    state = reduce(state, { type: "read", update: { roomId: "ops", user: bob, readUpTo: "ops-7", readSeq: 7 } });
+    expect(sidebar(state)).toEqual(["ops:4"]);
+    state = reduce(state, { type: "read", update: { roomId: "ops", user: alice, readUpTo: "ops-6", readSeq: 6 } });
+    expect(sidebar(state)).toEqual(["ops:1"]);
+    // An older one (they are coalesced, and may cross a list) changes nothing.
+    expect(reduce(state, { type: "read", update: { roomId: "ops", user: alice, readUpTo: "ops-4", readSeq: 4 } })).toBe(
+      state,
+    );
+    state = reduce(state, { type: "read", update: { roomId: "ops", user: alice, readUpTo: "ops-9", readSeq: 9 } });
+    expect(sidebar(state)).toEqual(["ops:0"]);
+  });
+
+  test("my own message reads the room up to it; a markRead answer counts what is left", () => {
+    let state = opened();
+    state = reduce(state, { type: "marked", roomId: "r", answer: { readUpTo: "r-4", unread: 1 } });
+    expect(unreadOf(entry(state))).toBe(1);
+    state = reduce(state, { type: "message", message: nth(6, carol) });
+    expect(unreadOf(entry(state))).toBe(2);
+    state = reduce(state, { type: "message", message: nth(7, alice) });
+    expect(unreadOf(entry(state))).toBe(0);
+  });
+
+  test('"New messages" sits above the first message unread when the room was opened, and stays while I read', () => {
+    let state = opened();
+    expect(describeItems(state)).toEqual(["1", "2", "New messages", "3", "4", "5"]);
+    state = reduce(state, { type: "marked", roomId: "r", answer: { readUpTo: "r-5", unread: 0 } });
+    state = reduce(state, { type: "message", message: nth(6) });
+    expect(describeItems(state)).toEqual(["1", "2", "New messages", "3", "4", "5", "6"]);
+    // The message after the line starts a new group, even from the same person.
+    const after = items(state).find((i) => i.kind === "message" && i.seq === 3);
+    expect(after).toMatchObject({ grouped: false });
+  });
+
+  test("the line goes when I send, or look at another room; reopened with nothing unread, there is none", () => {
+    let state = reduce(opened(), { type: "message", message: nth(6, alice) });
+    expect(describeItems(state)).not.toContain("New messages");
+
+    state = run([{ type: "joining", roomId: "other" }], opened());
+    state = reduce(state, { type: "marked", roomId: "r", answer: { readUpTo: "r-5", unread: 0 } });
+    state = reduce(state, { type: "select", roomId: "other" });
+    expect(activeRoom(state)!.id).toBe("other");
+    state = reduce(state, { type: "select", roomId: "r" });
+    expect(describeItems(state)).toEqual(["1", "2", "3", "4", "5"]);
+  });
+
+  test("a room opened before its marker is known gets its line once the join or the list tells it", () => {
+    let state = run([
+      { type: "session", user: alice },
+      { type: "joining", roomId: "r" },
+    ]);
+    expect(activeRoom(state)).toMatchObject({ dividerPending: true, divider: undefined });
+    state = reduce(
+      state,
+      joined(
+        [1, 2, 3].map((n) => nth(n)),
+        { readUpTo: "r-1", unread: 2 },
+      ),
+    );
+    expect(activeRoom(state)).toMatchObject({ dividerPending: false, divider: 1 });
+    expect(describeItems(state)).toEqual(["1", "New messages", "2", "3"]);
+
+    // A first join ever: the marker is at the newest message, nothing is new.
+    state = run([
+      { type: "session", user: alice },
+      { type: "joining", roomId: "r" },
+      joined([nth(1)], { readUpTo: "r-1" }),
+    ]);
+    expect(describeItems(state)).toEqual(["1"]);
+  });
+
+  test("seen by: under my latest message only, from others' markers and later authors, never me", () => {
+    let state = run(
+      [nth(6, alice), nth(7, alice)].map((m): Action => ({ type: "message", message: m })),
+      opened(),
+    );
+    const lastOwn = () => items(state).filter((i) => i.kind === "message" && i.showSent);
+    expect(lastOwn()).toEqual([expect.objectContaining({ seq: 7, seenBy: [] })]);
+    state = reduce(state, {
+      type: "markers",
+      roomId: "r",
+      markers: [
+        { user: alice, readUpTo: "r-7", readSeq: 7 },
+        { user: bob, readUpTo: "r-6", readSeq: 6 },
+      ],
+    });
+    expect(lastOwn()[0]).toMatchObject({ seenBy: [] });
+    state = reduce(state, { type: "read", update: { roomId: "r", user: bob, readUpTo: "r-7", readSeq: 7 } });
+    expect(lastOwn()[0]).toMatchObject({ seenBy: ["Bob"] });
+    // A marker older than the one known does not move it back.
+    state = reduce(state, { type: "read", update: { roomId: "r", user: bob, readUpTo: "r-6", readSeq: 6 } });
+    expect(lastOwn()[0]).toMatchObject({ seenBy: ["Bob"] });
+    // Carol answers: her message moved her marker, so she has seen mine.
+    state = reduce(state, { type: "message", message: nth(8, carol) });
+    expect(lastOwn()[0]).toMatchObject({ seq: 7, seenBy: ["Bob", "Carol"] });
+  });
+
+  test("the seen-by line names one or two people, and counts more (with every name for the popover)", () => {
+    expect(seenText(["Bob"])).toEqual({ text: "Seen by Bob", full: "Seen by Bob" });
+    expect(seenText(["Bob", "Carol"]).text).toBe("Seen by Bob and Carol");
+    expect(seenText(["Bob", "Carol", "Dan"])).toEqual({ text: "Seen by 3 people", full: "Seen by Bob, Carol and Dan" });
+  });
+
+  test("leaving forgets the room: gone from the sidebar and the rooms, and another room is opened", () => {
+    let state = run([{ type: "joining", roomId: "other" }], opened());
+    state = reduce(state, { type: "left", roomId: "r" });
+    expect(sidebar(state)).toEqual(["other:0"]);
+    expect(state.rooms.map((r) => r.id)).toEqual(["other"]);
+    expect(state.active).toBe("other");
   });
 });

@@ -23,6 +23,7 @@ import { HuddleClientError, isTransient } from "./errors";
 import { createOutbox, newClientMsgId, type OutboxEntry } from "./outbox";
 import { createRequest, toClientError } from "./request";
 import { routeLiveEvents } from "./live-events";
+import { createReadCalls } from "./reads";
 import { createRoomTrack, mergeJoin, type RoomTrack } from "./room-tracker";
 import { createSender } from "./sender";
 import { createTypingThrottle } from "./typing-throttle";
@@ -173,6 +174,9 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
           resumed: result.resumed,
           reset: merged.reset,
           more: merged.reset && result.history.length >= Limits.joinHistory,
+          // A revision-1 server has no read state: nothing read, nothing counted.
+          readUpTo: result.readUpTo ?? null,
+          unread: result.unread ?? 0,
         });
         for (const change of track.heldPresence.splice(0)) events.emit("presence", change);
         pumpOutbox();
@@ -245,12 +249,21 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
       }
     },
 
-    async leave(roomId) {
-      if (!rooms.has(roomId)) return;
+    async leave(roomId, leaveOptions = {}) {
+      const wanted = rooms.has(roomId);
       rooms.delete(roomId);
-      typing.reset(roomId);
-      sender.failPending(new HuddleClientError("not_joined", `left ${roomId}`), roomId);
-      const wasJoined = joinedNow.delete(roomId) || joining.delete(roomId);
+      let wasJoined = false;
+      if (wanted) {
+        typing.reset(roomId);
+        sender.failPending(new HuddleClientError("not_joined", `left ${roomId}`), roomId);
+        wasJoined = joinedNow.delete(roomId) || joining.delete(roomId);
+      }
+      if (leaveOptions.forget) {
+        // The server forgets the room whether or not this connection is in it; it must be told, so wait for it.
+        await whenConnected();
+        await request("room:leave", { roomId, forget: true });
+        return;
+      }
       if (!wasJoined || !socket.connected) return;
       try {
         await request("room:leave", { roomId });
@@ -287,6 +300,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     discard: (clientMsgId) => outbox.discard(clientMsgId),
     pending: () => outbox.all(),
     ...createChangeCalls({ request, inRoom }),
+    ...createReadCalls({ request, inRoom, whenConnected }),
 
     async history(roomId, historyOptions = {}) {
       await inRoom(roomId);

@@ -10,6 +10,8 @@ export type {
   HuddleSocket,
   IoFactory,
   JoinedEvent,
+  LeaveOptions,
+  MarkReadOptions,
   SendOptions,
   TokenReason,
 } from "./types";
@@ -17,6 +19,19 @@ export { HuddleClientError, isTransient, type ClientErrorCode } from "./errors";
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff";
 export type { ConnectionState, ConnectionStatus, StateChange } from "./connection-state";
 export type { OutboxEntry, OutboxStatus } from "./outbox";
+export {
+  NOTHING_READ,
+  firstUnread,
+  mergeRead,
+  readAfterAnswer,
+  readAfterMessage,
+  readAfterUpdate,
+  readFromJoin,
+  readFromSummary,
+  seenBy,
+  unreadCount,
+  type ReadState,
+} from "./unread";
 export type {
   ClientToServerEvents,
   ServerToClientEvents,
@@ -27,4 +42,8 @@ export type {
   JoinResult,
   TypingUpdate,
   PresenceEvent,
+  ReadMarker,
+  ReadResult,
+  ReadUpdate,
+  RoomSummary,
 } from "../../../shared/events";

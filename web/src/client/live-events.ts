@@ -4,6 +4,9 @@
  * is the room's change order. While a room's join is in flight its messages,
  * changes and presence are held back, to be merged with the join's answer
  * (see `mergeJoin`); typing is a whole set each time and is never held.
+ * Read markers are reported for every room, joined here or not: the server
+ * sends my own marker to all my connections, and they move forward only, so
+ * they need neither holding nor dedupe.
  */
 import type { Message, PresenceEvent } from "../../../shared/events";
 import type { Emitter } from "./emitter";
@@ -39,4 +42,5 @@ export function routeLiveEvents(
   socket.on("typing:update", (update) => {
     if (rooms.has(update.roomId)) events.emit("typing", update);
   });
+  socket.on("read:updated", (update) => events.emit("read", update));
 }

@@ -9,6 +9,10 @@ import type {
   JoinResult,
   Message,
   PresenceEvent,
+  ReadMarker,
+  ReadResult,
+  ReadUpdate,
+  RoomSummary,
   ServerToClientEvents,
   SessionInfo,
   TypingUpdate,
@@ -73,6 +77,13 @@ export interface JoinedEvent {
   reset: boolean;
   /** With `reset`: whether older messages may exist (page them with `history({ before })`). */
   more: boolean;
+  /**
+   * My read marker in the room when the server answered (a message id), or null when nothing is read yet. The
+   * first join of a room sets it to the newest message: older messages are not unread. See `readFromJoin`.
+   */
+  readUpTo: string | null;
+  /** Messages after the marker, then. */
+  unread: number;
 }
 
 export interface SendOptions {
@@ -80,6 +91,16 @@ export interface SendOptions {
   clientMsgId?: string;
   /** The id of the message this one answers (a message of the same room). */
   replyTo?: string;
+}
+
+export interface LeaveOptions {
+  /** Also remove the room (and my read marker) from my rooms on the server. @default false */
+  forget?: boolean;
+}
+
+export interface MarkReadOptions {
+  /** Move my marker for my unread counts only: others do not see it move. @default false */
+  private?: boolean;
 }
 
 export interface HuddleClientEvents {
@@ -96,6 +117,14 @@ export interface HuddleClientEvents {
    * away come in `joined.updates` instead.
    */
   updated: Message;
+  /**
+   * A read marker moved (§9). My own marker, from any of my connections (another tab or device, or this one),
+   * for any of my rooms, joined here or not: apply it with `readAfterUpdate`. Another user's public marker, for
+   * rooms joined here (not past `READ_BROADCAST_MAX_MEMBERS` members): that user has seen up to `readSeq`.
+   * The server sends at most one a second per user and room, carrying the latest; my own messages move my
+   * marker without one.
+   */
+  read: ReadUpdate;
   presence: PresenceEvent & { type: "join" | "leave" };
   typing: TypingUpdate;
   /** An outgoing message changed status (pending, sent, failed). */
@@ -121,7 +150,12 @@ export interface HuddleClient {
   reconnectNow(): void;
   /** Joins and stays joined across reconnects. Resolves with the first join's answer. */
   join(roomId: string): Promise<JoinResult>;
-  leave(roomId: string): Promise<void>;
+  /**
+   * Leaves the room. With `forget`, it also leaves the user's rooms (`listRooms`, on every device) with its read
+   * marker, joined here or not (joining again later starts afresh); that needs the server, so it waits for the
+   * connection and rejects when it cannot be told.
+   */
+  leave(roomId: string, options?: LeaveOptions): Promise<void>;
   /** Queues `text` in the outbox and resolves with the stored message. */
   send(roomId: string, text: string, options?: SendOptions): Promise<Message>;
   /**
@@ -135,6 +169,24 @@ export interface HuddleClient {
   react(roomId: string, id: string, emoji: string): Promise<Message>;
   /** Removes your reaction `emoji` from a message; resolves with the message. */
   unreact(roomId: string, id: string, emoji: string): Promise<Message>;
+  /**
+   * Moves my read marker in the room forward to message `upTo` (a message of the room, else `not_found`), for my
+   * unread counts on every device and, unless `private`, for others to see ("seen by"). Resolves with the marker
+   * as it now stands and the messages after it: an older `upTo` changes nothing and answers the current marker.
+   * My other connections (and, for a public marker, the room) get a `read` event. Needs the room joined.
+   *
+   * The client keeps no unread counts itself: `./unread` (exported from the index) has the few pure functions
+   * that do, fed from `joined`, `message`, my own `read` events, this answer and `listRooms`.
+   */
+  markRead(roomId: string, upTo: string, options?: MarkReadOptions): Promise<ReadResult>;
+  /** The room's public read markers (at most 100), highest `readSeq` first: "seen by" for a message. Needs the room joined. */
+  reads(roomId: string): Promise<ReadMarker[]>;
+  /**
+   * The user's rooms (at most 200), newest activity first, the same on every device: each with my marker, its
+   * unread count and its last message. A room becomes one of mine on its first join, and stops being one with
+   * `leave(roomId, { forget: true })`. Needs only the connection, not the rooms.
+   */
+  listRooms(): Promise<RoomSummary[]>;
   /** Sends a failed message again, with the same `clientMsgId`. */
   retry(clientMsgId: string): Promise<Message>;
   /** Drops a failed message from the outbox. */

@@ -3,6 +3,16 @@
  * become store actions; user intents (send, join, leave, scroll up, retry)
  * become client calls. Everything it listens to is removed by `dispose()`,
  * so signing out and in again starts clean.
+ *
+ * Read state (§9): the sidebar is my rooms as the server lists them, the same
+ * on every device, merged with the rooms joined in this tab. Only the room I
+ * look at and the ones I opened in this tab are joined (a connection may be in
+ * at most MAX_ROOMS_PER_CONNECTION rooms), so the others get no messages here:
+ * their counts come from `rooms:list` and from my own `read` events (which
+ * reach every tab, joined or not), and grow only when the list is asked again —
+ * on start, after a reconnect, when the window gets the focus back, and every
+ * 30 s. Messages are marked read as they are seen: in view, in a visible and
+ * focused page, 300 ms after the view settles.
  */
 import { checkMessageText } from "../../../shared/text";
 import { createHuddleClient, isTransient, type HuddleClient, type HuddleClientError } from "../client";
@@ -10,7 +20,15 @@ import { createChatView } from "./chat-view";
 import { errorText, hashForRoom, isRoomId, roomFromHash } from "./format";
 import { createMessageActions } from "./message-actions";
 import type { RoomPrefs } from "./prefs";
+import { createSeenTracker } from "./seen-tracker";
 import { activeRoom, initialState, reduce, type Action, type ChatState } from "./store";
+
+/** How long the view must rest on messages before they are marked read. */
+const MARK_DELAY_MS = 300;
+/** How often the room list is asked again: counts of rooms not joined here grow only then. */
+const LIST_REFRESH_MS = 30_000;
+/** Rooms opened in this tab before a reload that are joined again (if still mine) once the list is in. */
+const RESTORE_MAX = 20;
 
 export interface ChatControllerOptions {
   baseUrl: string;
@@ -65,6 +83,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
     abort.signal,
   );
   const { dom } = view;
+  const seen = createSeenTracker(dom.scroller, dom.messages, () => scheduleMark());
 
   function dispatch(action: Action) {
     if (abort.signal.aborted) return;
@@ -77,6 +96,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
       renderQueued = false;
       if (abort.signal.aborted) return;
       view.render(state, { stickToBottom });
+      seen.sync();
       stickToBottom = false;
       for (const task of afterRenderTasks.splice(0)) task();
     });
@@ -91,6 +111,80 @@ export function startChat(options: ChatControllerOptions): ChatController {
     );
     const hash = state.active ? hashForRoom(state.active) : "";
     if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname);
+    if (state.active && activeRoom(state)?.status === "joined") fetchMarkers(state.active);
+  }
+
+  // ── read state ─────────────────────────────────────────────────────────────
+  let markTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per room: the highest seq asked to be marked read, so a read in flight is not asked again. */
+  const asked = new Map<string, number>();
+
+  const pageInUse = () => document.visibilityState === "visible" && document.hasFocus();
+
+  function scheduleMark() {
+    clearTimeout(markTimer);
+    markTimer = setTimeout(markSeen, MARK_DELAY_MS);
+  }
+
+  /** Marks the room I look at read up to the newest message in view, if the page is in use and that is news. */
+  function markSeen() {
+    if (abort.signal.aborted || !pageInUse()) return;
+    const room = activeRoom(state);
+    const entry = state.list.find((e) => e.id === room?.id);
+    const newest = seen.newestInView();
+    if (!room || room.status !== "joined" || !entry?.known || !newest) return;
+    if (newest.seq <= entry.read.readSeq || newest.seq <= (asked.get(room.id) ?? 0)) return;
+    const roomId = room.id;
+    asked.set(roomId, newest.seq);
+    client.markRead(roomId, newest.id).then(
+      (answer) => dispatch({ type: "marked", roomId, answer }),
+      () => {
+        // Not marked (a drop, the room left): the next look asks again.
+        if (asked.get(roomId) === newest.seq) asked.delete(roomId);
+      },
+    );
+  }
+
+  /** "Seen by": the room's public markers, kept up to date by the others' read events afterwards. */
+  function fetchMarkers(roomId: string) {
+    client.reads(roomId).then(
+      (markers) => dispatch({ type: "markers", roomId, markers }),
+      () => {}, // "Seen by" waits for the next read events, or the next time the room is opened.
+    );
+  }
+
+  let listing = false;
+  let listedOnce = false;
+  /** Asks the server for my rooms (skipped while one is on its way, or while offline: reconnecting asks). */
+  function refreshRooms() {
+    if (listing || abort.signal.aborted || client.state.status !== "connected") return;
+    listing = true;
+    client
+      .listRooms()
+      .then(
+        (rooms) => {
+          dispatch({ type: "roomList", rooms });
+          if (!listedOnce) restoreRooms(rooms.map((r) => r.roomId));
+          listedOnce = true;
+        },
+        () => {
+          // The sidebar keeps what it has; the next refresh tries again. Nothing to show at all: the lobby.
+          if (!listedOnce && state.rooms.length === 0) joinRoom("lobby");
+        },
+      )
+      .finally(() => (listing = false));
+  }
+
+  /**
+   * After a reload, the rooms this tab had open come back, unless they were left (forgotten) meanwhile. A tab
+   * with nothing to show (a first sign-in on this device) opens my most active room, or the lobby.
+   */
+  function restoreRooms(listed: string[]) {
+    const mine = new Set(listed);
+    for (const roomId of options.prefs.rooms().slice(0, RESTORE_MAX)) {
+      if (mine.has(roomId) && !state.rooms.some((r) => r.id === roomId)) joinRoom(roomId, { show: false });
+    }
+    if (state.rooms.length === 0) joinRoom(listed[0] ?? "lobby");
   }
 
   function notice(text: string, kind: "error" | "info" = "error", ms = 6000) {
@@ -104,6 +198,8 @@ export function startChat(options: ChatControllerOptions): ChatController {
   // ── client → store ─────────────────────────────────────────────────────────
   client.on("state", ({ newState }) => {
     dispatch({ type: "connection", state: newState });
+    // In sync again (or for the first time): the list may have changed meanwhile, on another device too.
+    if (newState.status === "connected") refreshRooms();
     if (newState.status === "offline" && newState.reason === "auth") {
       const message = newState.error ? errorText(newState.error) : "Please sign in again.";
       // Not from inside the client's own event: the handler disposes this client.
@@ -111,7 +207,16 @@ export function startChat(options: ChatControllerOptions): ChatController {
     }
   });
   client.on("session", (info) => dispatch({ type: "session", user: info.user, moderator: options.moderator }));
-  client.on("joined", (event) => dispatch({ type: "joined", event }));
+  client.on("joined", (event) => {
+    if (event.reset) asked.delete(event.roomId);
+    dispatch({ type: "joined", event });
+    if (event.roomId === state.active) fetchMarkers(event.roomId);
+  });
+  client.on("read", (update) => {
+    dispatch({ type: "read", update });
+    // My marker moved in a room the sidebar does not have: another device joined it. Ask for the list.
+    if (update.user.id === state.me?.id && !state.list.some((e) => e.id === update.roomId)) refreshRooms();
+  });
   client.on("message", (message) => dispatch({ type: "message", message }));
   client.on("updated", (message) => dispatch({ type: "updated", message }));
   client.on("presence", (event) =>
@@ -125,7 +230,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
   });
 
   // ── intents ────────────────────────────────────────────────────────────────
-  function joinRoom(raw: string): boolean {
+  function joinRoom(raw: string, { show = true }: { show?: boolean } = {}): boolean {
     const roomId = raw.trim().replace(/^#/, "");
     if (!isRoomId(roomId)) {
       dom.joinError.textContent = "Room names are 1–64 letters, digits, or _ - . :";
@@ -133,7 +238,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
     }
     dom.joinError.textContent = "";
     dispatch({ type: "joining", roomId });
-    dispatch({ type: "select", roomId });
+    if (show) dispatch({ type: "select", roomId });
     client.join(roomId).catch((error: HuddleClientError) => {
       // Offline: the room stays wanted and is joined on reconnect. Refused: it goes.
       if (isTransient(error)) return;
@@ -143,10 +248,12 @@ export function startChat(options: ChatControllerOptions): ChatController {
     return true;
   }
 
+  /** Leaves the room and forgets it: it leaves my rooms, on every device (theirs drop it on their next list). */
   function leaveRoom(roomId: string) {
     dispatch({ type: "left", roomId });
     drafts.delete(roomId);
-    client.leave(roomId).catch((error: HuddleClientError) => notice(errorText(error)));
+    asked.delete(roomId);
+    client.leave(roomId, { forget: true }).catch((error: HuddleClientError) => notice(errorText(error)));
   }
 
   function send() {
@@ -229,8 +336,11 @@ export function startChat(options: ChatControllerOptions): ChatController {
   });
   on<MouseEvent>(dom.roomList, "click", (event) => {
     const button = (event.target as Element).closest<HTMLButtonElement>("button[data-room]");
-    if (!button?.dataset.room) return;
-    dispatch({ type: "select", roomId: button.dataset.room });
+    const roomId = button?.dataset.room;
+    if (!roomId) return;
+    // A room of my list not joined in this tab is joined now that I open it.
+    if (state.rooms.some((r) => r.id === roomId)) dispatch({ type: "select", roomId });
+    else joinRoom(roomId);
     setSidebar(false);
     dom.input.focus();
   });
@@ -266,20 +376,29 @@ export function startChat(options: ChatControllerOptions): ChatController {
   // Background tabs get their timers throttled: when the user is back (or the network is), don't wait out the backoff.
   const retrySoon = () => client.state.status === "reconnecting" && client.reconnectNow();
   on(window, "online", retrySoon);
-  on(document, "visibilitychange", () => document.visibilityState === "visible" && retrySoon());
+  on(document, "visibilitychange", () => {
+    if (document.visibilityState !== "visible") return clearTimeout(markTimer);
+    retrySoon();
+    refreshRooms();
+    scheduleMark();
+  });
+  // Back to the window: what is in view is seen now, and rooms may have changed elsewhere.
+  on(window, "focus", () => {
+    refreshRooms();
+    scheduleMark();
+  });
+  on(window, "blur", () => clearTimeout(markTimer));
 
   // The "Reconnecting in N s…" countdown.
   const ticker = setInterval(() => {
     if (state.connection.status === "reconnecting") view.render(state);
   }, 500);
+  const listTicker = setInterval(refreshRooms, LIST_REFRESH_MS);
 
-  const wanted = [...options.prefs.rooms()];
-  if (options.initialRoom && !wanted.includes(options.initialRoom)) wanted.push(options.initialRoom);
-  if (wanted.length === 0) wanted.push("lobby");
-  const remembered = options.prefs.active();
-  const first = options.initialRoom ?? (remembered && wanted.includes(remembered) ? remembered : wanted[0]!);
-  for (const roomId of wanted) joinRoom(roomId);
-  dispatch({ type: "select", roomId: first });
+  // The room to show is joined at once; the others this tab had open come back with the list (restoreRooms),
+  // which also decides what to show when nothing says.
+  const first = options.initialRoom ?? options.prefs.active() ?? options.prefs.rooms()[0];
+  if (first !== undefined) joinRoom(first);
   dom.root.hidden = false;
   view.render(state);
   dom.input.focus();
@@ -290,7 +409,10 @@ export function startChat(options: ChatControllerOptions): ChatController {
       if (abort.signal.aborted) return;
       abort.abort();
       clearInterval(ticker);
+      clearInterval(listTicker);
       clearTimeout(noticeTimer);
+      clearTimeout(markTimer);
+      seen.disconnect();
       client.close();
       setSidebar(false);
       dom.root.hidden = true;

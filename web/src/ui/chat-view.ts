@@ -9,7 +9,7 @@ import type { User } from "../client";
 import { avatar } from "./avatar";
 import { byId, el, setHidden, setText } from "./dom";
 import { connectionText, firstLine, typingLine } from "./format";
-import { activeRoom, type ChatState, type RoomView } from "./store";
+import { activeRoom, totalUnread, unreadOf, type ChatState, type RoomView } from "./store";
 import { buildTimeline } from "./timeline";
 import { createTimelineView, type TimelineActions, type TimelineView } from "./timeline-view";
 
@@ -68,8 +68,10 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
   let shownRoom: RoomView | undefined;
   let shownMe: User | undefined;
   let shownModerator = false;
-  let shownRooms: ChatState["rooms"] | undefined;
+  let shownList: ChatState["list"] | undefined;
   let shownActive: string | undefined;
+  /** A room was just opened: once its "New messages" line is drawn, scroll up to it if it is out of view. */
+  let revealDivider = false;
   /** Where the view last put the scroll position itself; a scroll event landing there is not the user's. */
   let placedAt: number | undefined;
   const placeScroll = (top: number) => {
@@ -88,27 +90,36 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
   }
 
   function renderRooms(state: ChatState) {
-    if (state.rooms === shownRooms && state.active === shownActive) return;
-    shownRooms = state.rooms;
+    if (state.list === shownList && state.active === shownActive) return;
+    shownList = state.list;
     shownActive = state.active;
+    // The buttons are rebuilt: whoever was on one (Tab through the rooms) stays on that room's.
+    const focused = (document.activeElement as HTMLElement | null)?.closest?.<HTMLElement>("#room-list [data-room]");
+    const focusedRoom = focused?.dataset.room;
     dom.roomList.replaceChildren(
-      ...state.rooms.map((room) => {
-        const current = room.id === state.active;
+      ...state.list.map((entry) => {
+        const current = entry.id === state.active;
+        const unread = unreadOf(entry);
         const button = el(
           "button",
           {
             className: "room-button",
-            attrs: { type: "button", "data-room": room.id, "aria-current": current ? "true" : "false" },
+            attrs: { type: "button", "data-room": entry.id, "aria-current": current ? "true" : "false" },
           },
           el("span", { className: "room-hash", attrs: { "aria-hidden": "true" } }, "#"),
-          el("span", { className: "room-name" }, room.id),
-          room.unread > 0 && !current
-            ? el("span", { className: "badge", attrs: { "aria-label": `${room.unread} unread` } }, String(room.unread))
+          el("span", { className: "room-name" }, entry.id),
+          unread > 0 && !current
+            ? el("span", { className: "badge", attrs: { "aria-label": `${unread} unread` } }, badgeText(unread))
             : null,
         );
         return el("li", {}, button);
       }),
     );
+    if (focusedRoom === undefined) return;
+    const again = [...dom.roomList.querySelectorAll<HTMLElement>("[data-room]")].find(
+      (b) => b.dataset.room === focusedRoom,
+    );
+    again?.focus({ preventScroll: true });
   }
 
   function renderRoom(state: ChatState, stickToBottom: boolean) {
@@ -117,6 +128,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     if (switched) {
       timeline.clear();
       placeScroll(0);
+      revealDivider = true;
     }
     if (!switched && room === shownRoom && state.me === shownMe && state.moderator === shownModerator) return;
     const previous = shownRoom;
@@ -159,6 +171,21 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     const prepended = oldFirst !== undefined && room.messages[0]?.id !== oldFirst;
     if (prepended && !switched) placeScroll(before.top + (scroller.scrollHeight - before.height));
     else if (switched || before.atBottom || stickToBottom) placeScroll(scroller.scrollHeight);
+    if (revealDivider) showDivider(room);
+  }
+
+  /** The room just opened shows its newest messages; if the first unread one is above them, start there. */
+  function showDivider(room: RoomView) {
+    const line = dom.messages.querySelector<HTMLElement>(".new-divider");
+    if (!line) {
+      // Wait while the divider may still come (the room's messages or its marker are on their way).
+      if (room.status === "joined" && !room.dividerPending) revealDivider = false;
+      return;
+    }
+    revealDivider = false;
+    const scroller = dom.scroller;
+    const top = line.getBoundingClientRect().top - scroller.getBoundingClientRect().top + scroller.scrollTop;
+    if (top < scroller.scrollTop) placeScroll(Math.max(0, top - 8));
   }
 
   function renderMembers(room: RoomView | undefined, me: User | undefined) {
@@ -208,7 +235,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
       renderRooms(state);
       renderRoom(state, options.stickToBottom ?? false);
       renderComposer(state);
-      const unread = state.rooms.reduce((sum, r) => sum + r.unread, 0);
+      const unread = totalUnread(state);
       const title = state.active ? `#${state.active} — Huddle` : "Huddle";
       document.title = unread > 0 ? `(${unread}) ${title}` : title;
     },
@@ -223,3 +250,6 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** A badge stays small: past 99 it says 99+ (its label has the number). */
+const badgeText = (n: number) => (n > 99 ? "99+" : String(n));

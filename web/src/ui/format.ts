@@ -112,6 +112,15 @@ export function listNames(names: readonly string[], more = 0): string {
   return `${all.slice(0, -1).join(", ")} and ${all.at(-1)!}`;
 }
 
+/**
+ * What the line under my latest message says of who has seen it: the names when there are one or two,
+ * a count past that (`full` always names everyone, for the popover and screen readers).
+ */
+export function seenText(names: readonly string[]): { text: string; full: string } {
+  const full = `Seen by ${listNames(names)}`;
+  return { text: names.length <= 2 ? full : `Seen by ${names.length} people`, full };
+}
+
 /** A calendar-day key in local time, for grouping messages under day headings. */
 export function dayKey(ts: number): string {
   const d = new Date(ts);

@@ -7,7 +7,7 @@
  */
 import { avatar } from "./avatar";
 import { el } from "./dom";
-import { formatFullTime, formatTime } from "./format";
+import { formatFullTime, formatTime, seenText } from "./format";
 import { QUICK_REACTIONS, type ReactionChip } from "./reactions";
 import type { MessageItem, TimelineItem } from "./timeline";
 
@@ -17,6 +17,13 @@ export type EditorFor = (item: MessageItem) => HTMLElement;
 export function renderItem(item: TimelineItem, editorFor: EditorFor): HTMLLIElement {
   if (item.kind === "day") {
     return el("li", { className: "day", attrs: { role: "separator" } }, item.label);
+  }
+  if (item.kind === "divider") {
+    return el(
+      "li",
+      { className: "new-divider", attrs: { role: "separator", "aria-label": item.label } },
+      el("span", { className: "new-divider-label" }, item.label),
+    );
   }
   const classes = ["msg"];
   if (item.own) classes.push("is-own");
@@ -38,6 +45,7 @@ export function renderItem(item: TimelineItem, editorFor: EditorFor): HTMLLIElem
         "data-status": item.status,
         "data-own": String(item.own),
         "data-id": item.id,
+        "data-seq": item.seq === undefined ? undefined : String(item.seq),
         // Focusable by script and by a tap (which shows its actions on touch screens), not a Tab stop of its own.
         tabindex: item.id === undefined ? undefined : "-1",
       },
@@ -212,8 +220,27 @@ function deliveryLine(item: MessageItem): HTMLElement | null {
         id ? outboxButton("discard", id, "Discard", "Discard this message") : null,
       );
     case "confirmed":
-      return item.showSent ? el("div", { className: "delivery" }, "Sent") : null;
+      if (!item.showSent) return null;
+      return el("div", { className: "delivery" }, item.seenBy?.length ? seenLine(item.seenBy) : "Sent");
   }
+}
+
+/**
+ * "Seen by Bob", "Seen by Bob and Carol", or "Seen by 5 people" with the names in a small popover that the
+ * pointer (hover) and the keyboard (it is a Tab stop) both open; screen readers get the names as its label.
+ */
+function seenLine(names: readonly string[]): HTMLElement {
+  const { text, full } = seenText(names);
+  if (text === full) return el("span", { className: "seen-by" }, text);
+  return el(
+    "span",
+    {
+      className: "seen-by has-names",
+      attrs: { tabindex: "0", role: "note", "aria-label": full, "data-focus": "seen" },
+    },
+    el("span", { attrs: { "aria-hidden": "true" } }, text),
+    el("span", { className: "seen-names", attrs: { "aria-hidden": "true" } }, full),
+  );
 }
 
 function outboxButton(action: string, clientMsgId: string, label: string, ariaLabel: string): HTMLButtonElement {

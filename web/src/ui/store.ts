@@ -3,7 +3,26 @@
  * touches the DOM or the network; every change returns new objects for what
  * changed, so views can skip work by comparing references.
  */
-import type { ConnectionState, JoinedEvent, Message, OutboxEntry, User } from "../client";
+import {
+  mergeRead,
+  NOTHING_READ,
+  readAfterAnswer,
+  readAfterMessage,
+  readAfterUpdate,
+  readFromJoin,
+  readFromSummary,
+  unreadCount,
+  type ConnectionState,
+  type JoinedEvent,
+  type Message,
+  type OutboxEntry,
+  type ReadMarker,
+  type ReadResult,
+  type ReadState,
+  type ReadUpdate,
+  type RoomSummary,
+  type User,
+} from "../client";
 
 /** One of my messages the server has not confirmed with `message:new` yet. */
 export interface Outgoing {
@@ -29,7 +48,16 @@ export interface RoomView {
   outgoing: Outgoing[];
   hasMore: boolean;
   loadingOlder: boolean;
-  unread: number;
+  /**
+   * "New messages" goes above the first message after this seq: my marker when I opened the room, if anything
+   * was unread then. It stays while I look at the room (reading does not move it) until I send (a message of
+   * mine arrives) or look at another room.
+   */
+  divider?: number;
+  /** The room was opened before its marker was known: the divider is decided when it is. */
+  dividerPending: boolean;
+  /** Other people's public read markers (`room:reads`, then their `read` events): "seen by". */
+  markers: ReadMarker[];
   /** The id of my message being edited in place. */
   editing?: string;
   /** The id of the message the composer answers (the reply banner). */
@@ -43,13 +71,29 @@ export interface MessageMenu {
   kind: "react" | "delete";
 }
 
+/** A room of the sidebar: one of mine (`rooms:list`), or joined in this tab. */
+export interface RoomEntry {
+  id: string;
+  /** My marker and the room's newest message as known here. */
+  read: ReadState;
+  /** A `rooms:list` answer or a join told the marker: until then there is nothing to count. */
+  known: boolean;
+  /** When the room's newest message known was sent: the sidebar's order. Undefined while none is known. */
+  activity?: number;
+}
+
 export interface ChatState {
   me?: User;
   /** The token says `"role": "moderator"`: may delete any message. */
   moderator: boolean;
   connection: ConnectionState;
-  /** Rooms in the order they were joined. */
+  /** Rooms joined in this tab, in the order they were joined. */
   rooms: RoomView[];
+  /**
+   * The sidebar: my rooms as the server lists them (the same on every device) and the rooms joined in this tab,
+   * newest activity first. A new message moves its room up; rooms without messages keep the server's order.
+   */
+  list: RoomEntry[];
   active?: string;
 }
 
@@ -71,9 +115,22 @@ export type Action =
   | { type: "presence"; roomId: string; kind: "join" | "leave"; user: User }
   | { type: "typing"; roomId: string; users: User[] }
   | { type: "outbox"; entry: OutboxEntry }
-  | { type: "discard"; roomId: string; clientMsgId: string };
+  | { type: "discard"; roomId: string; clientMsgId: string }
+  /** A `rooms:list` answer: my rooms, newest activity first. */
+  | { type: "roomList"; rooms: RoomSummary[] }
+  /** A read marker moved: mine (any room of mine) or someone else's (a room joined here). */
+  | { type: "read"; update: ReadUpdate }
+  /** The answer of my `markRead`. */
+  | { type: "marked"; roomId: string; answer: ReadResult }
+  /** A `room:reads` answer: the room's public markers. */
+  | { type: "markers"; roomId: string; markers: ReadMarker[] };
 
-export const initialState: ChatState = { connection: { status: "connecting" }, rooms: [], moderator: false };
+export const initialState: ChatState = {
+  connection: { status: "connecting" },
+  rooms: [],
+  list: [],
+  moderator: false,
+};
 
 const emptyRoom = (id: string): RoomView => ({
   id,
@@ -84,8 +141,11 @@ const emptyRoom = (id: string): RoomView => ({
   outgoing: [],
   hasMore: false,
   loadingOlder: false,
-  unread: 0,
+  dividerPending: false,
+  markers: [],
 });
+
+const newEntry = (id: string): RoomEntry => ({ id, read: NOTHING_READ, known: false });
 
 export function reduce(state: ChatState, action: Action): ChatState {
   switch (action.type) {
@@ -93,23 +153,58 @@ export function reduce(state: ChatState, action: Action): ChatState {
       return { ...state, me: action.user, moderator: action.moderator ?? state.moderator };
     case "connection":
       return { ...state, connection: action.state };
-    case "joining":
+    case "joining": {
       if (state.rooms.some((r) => r.id === action.roomId)) return state;
-      return { ...state, rooms: [...state.rooms, emptyRoom(action.roomId)], active: state.active ?? action.roomId };
-    case "joined":
-      return updateRoom(state, action.event.roomId, (room) => applyJoined(room, action.event, state.me?.id));
+      const list = state.list.some((e) => e.id === action.roomId)
+        ? state.list
+        : sortByActivity([newEntry(action.roomId), ...state.list]);
+      const next = { ...state, rooms: [...state.rooms, emptyRoom(action.roomId)], list };
+      return state.active === undefined ? open(next, action.roomId) : next;
+    }
+    case "joined": {
+      const roomId = action.event.roomId;
+      const next = updateRoom(state, roomId, (room) => applyJoined(room, action.event, state.me?.id));
+      const room = next.rooms.find((r) => r.id === roomId);
+      if (!room) return next;
+      const activity = room.messages.at(-1)?.ts;
+      // The join is the server's word on the marker (a reset room starts afresh); my messages it brings read the
+      // room up to them, and a resumed join never moves back what this tab already knew.
+      const meId = state.me?.id;
+      const joinedRead = action.event.messages.reduce(
+        (read, m) => readAfterMessage(read, m, meId),
+        readFromJoin(action.event, room.messages),
+      );
+      return decidePendingDivider(
+        updateEntry(next, roomId, (entry) => ({
+          ...entry,
+          read: entry.known && !action.event.reset ? mergeRead(entry.read, joinedRead) : joinedRead,
+          known: true,
+          activity: later(entry.activity, activity),
+        })),
+      );
+    }
     case "left": {
       const rooms = state.rooms.filter((r) => r.id !== action.roomId);
-      const active = state.active === action.roomId ? rooms[0]?.id : state.active;
-      return { ...state, rooms, active };
+      const list = state.list.filter((e) => e.id !== action.roomId);
+      const next = { ...state, rooms, list };
+      if (state.active !== action.roomId) return next;
+      const fallback = rooms[0]?.id;
+      return fallback === undefined ? { ...next, active: undefined } : open({ ...next, active: undefined }, fallback);
     }
     case "select":
-      if (!state.rooms.some((r) => r.id === action.roomId)) return state;
-      return updateRoom({ ...state, active: action.roomId }, action.roomId, (room) =>
-        room.unread === 0 ? room : { ...room, unread: 0 },
-      );
-    case "message":
-      return updateRoom(state, action.message.roomId, (room) => addMessage(room, action.message, state));
+      if (state.active === action.roomId || !state.rooms.some((r) => r.id === action.roomId)) return state;
+      return open(state, action.roomId);
+    case "message": {
+      const { message } = action;
+      const next = updateRoom(state, message.roomId, (room) => addMessage(room, message, state));
+      const list = state.list.map((entry) => {
+        if (entry.id !== message.roomId) return entry;
+        const read = readAfterMessage(entry.read, message, state.me?.id);
+        const activity = later(entry.activity, message.ts);
+        return read === entry.read && activity === entry.activity ? entry : { ...entry, read, activity };
+      });
+      return list.every((e, i) => e === state.list[i]) ? next : { ...next, list: sortByActivity(list) };
+    }
     case "updated":
       return updateRoom(state, action.message.roomId, (room) => replaceMessage(room, action.message));
     case "edit":
@@ -147,10 +242,48 @@ export function reduce(state: ChatState, action: Action): ChatState {
         ...room,
         outgoing: room.outgoing.filter((o) => o.clientMsgId !== action.clientMsgId),
       }));
+    case "roomList":
+      return decidePendingDivider({ ...state, list: mergeRoomList(state, action.rooms) });
+    case "read": {
+      const { update } = action;
+      if (update.user.id === state.me?.id) {
+        return updateEntry(state, update.roomId, (entry) => {
+          const read = readAfterUpdate(entry.read, update);
+          return read === entry.read ? entry : { ...entry, read };
+        });
+      }
+      return updateRoom(state, update.roomId, (room) => withMarkers(room, [update]));
+    }
+    case "marked": {
+      const messages = state.rooms.find((r) => r.id === action.roomId)?.messages ?? [];
+      return updateEntry(state, action.roomId, (entry) => {
+        const read = readAfterAnswer(entry.read, action.answer, messages);
+        return read === entry.read ? entry : { ...entry, read };
+      });
+    }
+    case "markers":
+      return updateRoom(state, action.roomId, (room) => withMarkers(room, action.markers));
   }
 }
 
+/** Unread messages of a room of the sidebar: nothing until its marker is known. */
+export const unreadOf = (entry: RoomEntry): number => (entry.known ? unreadCount(entry.read) : 0);
+
+/** Unread messages in all my rooms: the tab's title. */
+export const totalUnread = (state: ChatState): number => state.list.reduce((sum, e) => sum + unreadOf(e), 0);
+
 export const activeRoom = (state: ChatState): RoomView | undefined => state.rooms.find((r) => r.id === state.active);
+
+function updateEntry(state: ChatState, roomId: string, change: (entry: RoomEntry) => RoomEntry): ChatState {
+  const index = state.list.findIndex((e) => e.id === roomId);
+  if (index < 0) return state;
+  const before = state.list[index]!;
+  const after = change(before);
+  if (after === before) return state;
+  const list = state.list.slice();
+  list[index] = after;
+  return { ...state, list };
+}
 
 function updateRoom(state: ChatState, roomId: string, change: (room: RoomView) => RoomView): ChatState {
   const index = state.rooms.findIndex((r) => r.id === roomId);
@@ -204,10 +337,11 @@ function replaceMessage(room: RoomView, message: Message): RoomView {
 
 function addMessage(room: RoomView, message: Message, state: ChatState): RoomView {
   const next = appendConfirmed(room, message, state.me?.id);
-  if (next === room) return room;
-  const mine = message.user.id === state.me?.id;
-  const unseen = state.active !== room.id && !mine;
-  return unseen ? { ...next, unread: next.unread + 1 } : next;
+  // My own message in the room: the "New messages" line has done its job (sent from here or elsewhere).
+  const mine = next !== room && message.user.id === state.me?.id;
+  return mine && (next.divider !== undefined || next.dividerPending)
+    ? { ...next, divider: undefined, dividerPending: false }
+    : next;
 }
 
 /** Adds a confirmed message once, in `seq` order; my own replaces its outgoing row. */
@@ -240,4 +374,80 @@ function applyOutbox(room: RoomView, entry: OutboxEntry): RoomView {
   };
   const outgoing = existing ? room.outgoing.map((o) => (o === existing ? row : o)) : [...room.outgoing, row];
   return { ...room, outgoing };
+}
+
+/** Makes `roomId` the room I look at: the one I looked at forgets its divider, this one gets its own. */
+function open(state: ChatState, roomId: string): ChatState {
+  const previous = state.active;
+  let next: ChatState = { ...state, active: roomId };
+  if (previous !== undefined) {
+    next = updateRoom(next, previous, (room) =>
+      room.divider === undefined && !room.dividerPending
+        ? room
+        : { ...room, divider: undefined, dividerPending: false },
+    );
+  }
+  const entry = next.list.find((e) => e.id === roomId);
+  return updateRoom(next, roomId, (room) => ({
+    ...room,
+    divider: entry?.known ? dividerAt(entry.read) : undefined,
+    dividerPending: !entry?.known,
+  }));
+}
+
+/** The room I look at was opened before its marker was known: now that it is, decide its divider. */
+function decidePendingDivider(state: ChatState): ChatState {
+  const roomId = state.active;
+  const room = state.rooms.find((r) => r.id === roomId);
+  const entry = state.list.find((e) => e.id === roomId);
+  if (!room?.dividerPending || !entry?.known) return state;
+  return updateRoom(state, room.id, (r) => ({ ...r, divider: dividerAt(entry.read), dividerPending: false }));
+}
+
+const dividerAt = (read: ReadState): number | undefined => (unreadCount(read) > 0 ? read.readSeq : undefined);
+
+const later = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
+
+/**
+ * Newest activity first; rooms without a known message after them, in the order they are in (the server's:
+ * latest joined first). Stable, so a room only moves when its activity does.
+ */
+function sortByActivity(list: RoomEntry[]): RoomEntry[] {
+  const active = list.filter((e) => e.activity !== undefined);
+  const quiet = list.filter((e) => e.activity === undefined);
+  return [...active.sort((a, b) => b.activity! - a.activity!), ...quiet];
+}
+
+/**
+ * The server's list replaces the sidebar, except for rooms joined in this tab: they stay (the server may not
+ * list them yet, or any more), and what this tab learnt of them live is merged in, never moved back.
+ */
+function mergeRoomList(state: ChatState, summaries: readonly RoomSummary[]): RoomEntry[] {
+  const joinedHere = new Set(state.rooms.map((r) => r.id));
+  const old = new Map(state.list.map((e) => [e.id, e]));
+  const listed = new Set(summaries.map((s) => s.roomId));
+  const fresh = summaries.map((summary): RoomEntry => {
+    const read = readFromSummary(summary);
+    const activity = summary.lastMessage?.ts;
+    const before = old.get(summary.roomId);
+    if (!before || !joinedHere.has(summary.roomId)) return { id: summary.roomId, read, known: true, activity };
+    const merged = before.known ? mergeRead(before.read, read) : read;
+    return { id: summary.roomId, read: merged, known: true, activity: later(before.activity, activity) };
+  });
+  const hereOnly = state.list.filter((e) => joinedHere.has(e.id) && !listed.has(e.id));
+  return sortByActivity([...hereOnly, ...fresh]);
+}
+
+/** Other people's markers, each user once at the furthest position known. */
+function withMarkers(room: RoomView, markers: readonly ReadMarker[]): RoomView {
+  let changed = false;
+  const byUser = new Map(room.markers.map((m) => [m.user.id, m]));
+  for (const marker of markers) {
+    const known = byUser.get(marker.user.id);
+    if (known && known.readSeq >= marker.readSeq) continue;
+    byUser.set(marker.user.id, { user: marker.user, readUpTo: marker.readUpTo, readSeq: marker.readSeq });
+    changed = true;
+  }
+  return changed ? { ...room, markers: [...byUser.values()].sort((a, b) => b.readSeq - a.readSeq) } : room;
 }

@@ -43,6 +43,12 @@ export interface TimelineView {
 
 const HIGHLIGHT_MS = 2000;
 
+/** The control of a row that had the focus (its `data-focus` name), and the editor's selection. */
+interface FocusMark {
+  name?: string;
+  selection?: [number, number, "forward" | "backward" | "none"];
+}
+
 export function createTimelineView(
   list: HTMLOListElement,
   actions: TimelineActions,
@@ -135,15 +141,26 @@ export function createTimelineView(
     { signal },
   );
 
-  function replaceRow(old: HTMLLIElement, element: HTMLLIElement) {
+  /**
+   * Where the focus is in a row about to be rebuilt, taken before the new row is built: building it moves the
+   * inline editor (the same element) out of the old row, which blurs it.
+   */
+  function focusIn(row: HTMLLIElement): FocusMark | undefined {
     const active = document.activeElement;
-    const hadFocus = active !== null && old.contains(active);
-    const name = hadFocus && active !== old ? active.closest<HTMLElement>("[data-focus]")?.dataset.focus : undefined;
+    if (!(active instanceof HTMLElement) || !row.contains(active)) return undefined;
+    const name = active === row ? undefined : active.closest<HTMLElement>("[data-focus]")?.dataset.focus;
+    const text = active instanceof HTMLTextAreaElement ? active : undefined;
+    return { name, selection: text && [text.selectionStart, text.selectionEnd, text.selectionDirection] };
+  }
+
+  function replaceRow(old: HTMLLIElement, element: HTMLLIElement, focus: FocusMark | undefined) {
     old.replaceWith(element);
-    if (!hadFocus) return;
+    if (!focus) return;
     // A control that is gone (the chip of a reaction just removed) hands the focus to the row's React button.
-    const target = (name && (named(element, name) ?? named(element, "react"))) || element;
+    const target = (focus.name && (named(element, focus.name) ?? named(element, "react"))) || element;
     target.focus({ preventScroll: true });
+    // The editor keeps the caret (and selection) where it was, so the next key lands where the person typed.
+    if (focus.selection && target instanceof HTMLTextAreaElement) target.setSelectionRange(...focus.selection);
   }
 
   return {
@@ -158,10 +175,11 @@ export function createTimelineView(
         const signature = JSON.stringify(item);
         let row = rows.get(item.key);
         if (!row || row.signature !== signature) {
+          const focus = row && focusIn(row.element);
           const element = renderItem(item, editorFor);
           if (row) {
             if (cursor === row.element) cursor = element;
-            replaceRow(row.element, element);
+            replaceRow(row.element, element, focus);
           }
           row = { element, signature };
           rows.set(item.key, row);

@@ -2,10 +2,11 @@
  * A room's messages as the rows the UI shows: day headings, my messages
  * marked, consecutive messages of one person grouped, my unconfirmed
  * messages with their delivery state, and what each message has become
- * (edited, deleted, reacted to, a reply) with what I may do to it. Pure, so
- * it is tested in Node.
+ * (edited, deleted, reacted to, a reply) with what I may do to it, the
+ * "New messages" line, and who has seen my latest message. Pure, so it is
+ * tested in Node.
  */
-import type { Message, User } from "../client";
+import { seenBy, type Message, type User } from "../client";
 import { dayKey, dayLabel, editedTitle, errorText, firstLine } from "./format";
 import { canAddReaction, nameBook, reactionChips, type NameOf, type ReactionChip } from "./reactions";
 import type { RoomView } from "./store";
@@ -36,12 +37,16 @@ export interface MessageActions {
 
 export type TimelineItem =
   | { kind: "day"; key: string; label: string }
+  /** "New messages": above the first message that was unread when I opened the room. */
+  | { kind: "divider"; key: string; label: string }
   | {
       kind: "message";
       /** Stable across pending → sent → confirmed for my messages, so the row is updated, not replaced. */
       key: string;
       /** The message id, once the server confirmed it. */
       id?: string;
+      /** Its number in the room, once confirmed: what reading it up to means. */
+      seq?: number;
       user: User;
       text: string;
       ts: number;
@@ -50,6 +55,8 @@ export type TimelineItem =
       status: DeliveryStatus;
       /** Shown under my last confirmed message ("Sent"). */
       showSent: boolean;
+      /** With `showSent`: the people who have seen it, by name (empty: nobody yet). */
+      seenBy?: string[];
       error?: string;
       clientMsgId?: string;
       deleted: boolean;
@@ -65,7 +72,7 @@ export type TimelineItem =
     };
 
 export type MessageItem = Extract<TimelineItem, { kind: "message" }>;
-type Row = Omit<MessageItem, "grouped" | "showSent">;
+type Row = Omit<MessageItem, "grouped" | "showSent" | "seenBy">;
 
 const NO_ACTIONS: MessageActions = { react: false, reply: false, edit: false, delete: false };
 
@@ -104,7 +111,12 @@ export function buildTimeline(
       editing: false,
     });
   }
-  return withDaysAndGroups(rows, now);
+  const seenNames = (id: string): string[] => {
+    const message = byId.get(id);
+    if (!message) return [];
+    return seenBy(message, room.markers, room.messages, me?.id).map((user) => user.name);
+  };
+  return withDaysAndGroups(rows, now, room.divider, seenNames);
 }
 
 function confirmedRow(
@@ -123,6 +135,7 @@ function confirmedRow(
     kind: "message",
     key: own && m.clientMsgId !== undefined ? `c:${m.clientMsgId}` : `m:${m.id}`,
     id: m.id,
+    seq: m.seq,
     user: m.user,
     text: m.text,
     ts: m.ts,
@@ -149,12 +162,18 @@ function quote(id: string, byId: ReadonlyMap<string, Message>, me: User | undefi
   return { id, author, text: firstLine(original.text), state: "shown" };
 }
 
-function withDaysAndGroups(rows: Row[], now: number): TimelineItem[] {
+function withDaysAndGroups(
+  rows: Row[],
+  now: number,
+  divider: number | undefined,
+  seenNames: (id: string) => string[],
+): TimelineItem[] {
   let lastOwnConfirmed = -1;
   rows.forEach((row, i) => {
     if (row.own && row.status === "confirmed") lastOwnConfirmed = i;
   });
   const hasLaterOwn = rows.some((row, i) => i > lastOwnConfirmed && row.own);
+  const firstNew = divider === undefined ? -1 : rows.findIndex((row) => row.seq !== undefined && row.seq > divider);
 
   const items: TimelineItem[] = [];
   const usedDayKeys = new Set<string>();
@@ -169,15 +188,22 @@ function withDaysAndGroups(rows: Row[], now: number): TimelineItem[] {
       usedDayKeys.add(key);
       items.push({ kind: "day", key, label: dayLabel(row.ts, now) });
     }
+    if (i === firstNew) items.push({ kind: "divider", key: "new", label: "New messages" });
     const grouped =
       !newDay &&
+      i !== firstNew &&
       previous !== undefined &&
       previous.user.id === row.user.id &&
       previous.status !== "failed" &&
       // A reply starts its own group: its quote reads as a new thought.
       row.quote === undefined &&
       row.ts - previous.ts < GROUP_WINDOW_MS;
-    items.push({ ...row, grouped, showSent: i === lastOwnConfirmed && !hasLaterOwn && !row.deleted });
+    const showSent = i === lastOwnConfirmed && !hasLaterOwn && !row.deleted;
+    items.push(
+      showSent && row.id !== undefined
+        ? { ...row, grouped, showSent, seenBy: seenNames(row.id) }
+        : { ...row, grouped, showSent },
+    );
     previous = row;
   });
   return items;
