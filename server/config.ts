@@ -38,6 +38,8 @@ export interface Config {
   readonly host: string;
   /** Unset: one node, everything in memory. */
   readonly redisUrl?: string;
+  /** A Redis Cluster's seed nodes (host:port each), instead of `redisUrl` (§12). */
+  readonly redisClusterNodes?: readonly string[];
   /** Set: PostgreSQL is the store of record for messages and read state (§10). */
   readonly databaseUrl?: string;
   /** With a database: messages older than this many days are removed; unset keeps them forever. */
@@ -151,6 +153,22 @@ export function loadConfig(
     problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl)})`);
   }
 
+  const clusterRaw = read("REDIS_CLUSTER_NODES");
+  const redisClusterNodes = clusterRaw
+    ?.split(",")
+    .map((node) => node.trim())
+    .filter(Boolean);
+  if (redisClusterNodes !== undefined) {
+    const bad = redisClusterNodes.filter((node) => !/^[^\s:/]+:\d{1,5}$/.test(node));
+    if (redisClusterNodes.length === 0 || bad.length > 0) {
+      problems.push(
+        `REDIS_CLUSTER_NODES must be a comma-separated list of host:port (got ${JSON.stringify(clusterRaw)})`,
+      );
+    } else if (redisUrl !== undefined) {
+      problems.push("REDIS_CLUSTER_NODES and REDIS_URL are alternatives: set one of them");
+    }
+  }
+
   const databaseUrl = read("DATABASE_URL");
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
     problems.push(
@@ -233,6 +251,7 @@ export function loadConfig(
     port,
     host,
     redisUrl,
+    redisClusterNodes: redisClusterNodes && Object.freeze(redisClusterNodes),
     databaseUrl,
     historyRetentionDays,
     nodeId: read("NODE_ID") ?? `${defaults.hostname ?? hostname()}-${defaults.pid ?? process.pid}`,

@@ -32,7 +32,7 @@ async function main() {
     {
       port,
       host: config.host,
-      redis: Boolean(config.redisUrl),
+      redis: config.redisClusterNodes ? "cluster" : Boolean(config.redisUrl),
       postgres: Boolean(config.databaseUrl),
       internalPort: app.internalPort,
       devTokens: config.devTokens,

@@ -27,7 +27,10 @@ export function memoryStores(config: Config, records?: RecordStores): Stores {
 export async function createStores(config: Config, logger: Logger): Promise<Stores> {
   const postgres = config.databaseUrl ? await createPostgresRecords(config, logger) : undefined;
   const records = postgres?.records;
-  const base = config.redisUrl ? await createRedisStores(config, logger, { records }) : memoryStores(config, records);
+  const base =
+    config.redisUrl || config.redisClusterNodes
+      ? await createRedisStores(config, logger, { records })
+      : memoryStores(config, records);
   if (!postgres) return base;
   return {
     ...base,

@@ -1,163 +1,144 @@
 /**
- * The room-event bus over Redis pub/sub: one channel, a dedicated subscriber
- * connection per node, every event handed to this node's local delivery in
- * channel order. Messages and their changes are published by the message
- * store's scripts themselves (messages.redis.ts); presence and typing changes by `publish`.
+ * The room-event bus over Redis sharded pub/sub (§12): one channel a room
+ * (`{roomId}:ev`, in the room's slot, so the message scripts publish in the
+ * same step as they store) and one a user (their read markers). A node
+ * subscribes to a room's channel only while it serves the room, and to a
+ * user's while it holds a connection of theirs: a node with no one in a room
+ * spends nothing on its traffic. `SSUBSCRIBE` works on a single Redis 7 as on
+ * a cluster.
  *
- * Pub/sub forgets what it sends while a subscriber is away, and a client
- * library that does not restore its subscriptions after a reconnection loses
- * everything silently (socket.io#4845). node-redis resubscribes on
- * reconnection; on top of that, when the subscriber comes back this bus reads
- * each room it has delivered from up to the room's newest change, so a
- * message or change stored by another node while this one was not listening
- * still reaches this node's clients, once and in order.
+ * Pub/sub forgets what it sends while a subscriber is away. When the
+ * subscriber connection comes back (node-redis restores its subscriptions),
+ * the bus says so (`onResume`), and the delivery reads what each room it
+ * follows missed from the store (../transport/room-order.ts).
  */
-import type { RoomEvent, RoomEventBus, RoomEventListener } from "../core/bus";
-import { comparePositions, formatPosition, type Position } from "../core/position";
-import { eventPosition, missedAsEvents } from "../features/chat/missed";
-import type { Missed } from "../features/chat/message.store";
-import type { Guard, Redis } from "./client";
+import type { RoomEvent, RoomEventBus, RoomEventListener, Via } from "../core/bus";
+import { isCluster, type Guard, type Redis } from "./client";
+import type { Keys } from "./keys";
 
 export interface RedisBusOptions {
-  /** Publishes (any connection that is not in subscriber mode). */
+  /** Publishes (any connection not in subscriber mode). */
   client: Redis;
   guard: Guard;
-  /** Dedicated to this bus's subscription. */
+  /** Dedicated to this bus's subscriptions. */
   subscriber: Redis;
-  channel: string;
-  /** What changed in a room after a position (the message store's `since`), or null when it cannot say. */
-  readAfter(roomId: string, position: string, max: number): Promise<Missed | null>;
+  keys: Keys;
   onError(error: unknown, context: string): void;
-  /** Rooms whose last delivered id is remembered for catching up. @default 10000 */
-  maxTrackedRooms?: number;
 }
 
 export interface RedisBus extends RoomEventBus {
-  /** Subscribes; resolves once Redis confirmed the subscription. */
-  start(): Promise<void>;
+  /** Starts watching the subscriber connection (there is nothing to subscribe to until something is followed). */
+  start(): void;
   close(): Promise<void>;
+  /** Channels subscribed now (for tests and metrics). */
+  subscribed(): number;
 }
 
-/** Changes read per room when catching up; a longer gap is left to clients resuming with `since`. */
-const CATCH_UP_MAX = 1000;
-const CATCH_UP_ATTEMPTS = 25;
-const CATCH_UP_RETRY_MS = 200;
-
 export function createRedisBus(options: RedisBusOptions): RedisBus {
-  const { client, subscriber, channel, guard } = options;
-  const maxTracked = options.maxTrackedRooms ?? 10_000;
+  const { client, subscriber, keys, guard } = options;
   const listeners = new Set<RoomEventListener>();
-  /** The newest position delivered per room, least recently used first. */
-  const delivered = new Map<string, Position>();
-  let held: RoomEvent[] | undefined;
-  /** The subscription dropped and has not been caught up since. */
+  const resumed = new Set<() => void>();
+  /** The channels this node follows, each with its listener (kept while Redis is away, to subscribe again). */
+  const wanted = new Map<string, (raw: string) => void>();
+  /** Subscriptions made or in flight; a failed one leaves this map (and stays wanted). */
+  const channels = new Map<string, Promise<void>>();
   let lost = false;
-  let started = false;
   let closed = false;
 
-  const deliver = (event: RoomEvent) => {
-    if (event.type === "message" || event.type === "update") {
-      const position = eventPosition(event);
-      if (!position) return;
-      // The newest position seen per room, to catch up from after a lost subscription. Nothing is dropped here:
-      // with PostgreSQL a room's events can arrive out of order, and the delivery orders and dedupes them
-      // (../transport/room-order.ts).
-      const last = delivered.get(event.roomId);
-      delivered.delete(event.roomId);
-      delivered.set(event.roomId, last && comparePositions(position, last) < 0 ? last : position);
-      if (delivered.size > maxTracked) delivered.delete(delivered.keys().next().value!);
-    }
+  const deliver = (event: RoomEvent, via: Via) => {
     for (const listener of listeners) {
       try {
-        listener(event);
+        listener(event, via);
       } catch (error) {
         options.onError(error, "bus listener");
       }
     }
   };
-
-  const onRaw = (raw: string) => {
-    let event: RoomEvent;
+  const onRoom = (raw: string) => decode(raw, "room");
+  const onUser = (raw: string) => decode(raw, "user");
+  const decode = (raw: string, via: Via) => {
     try {
-      event = JSON.parse(raw) as RoomEvent;
+      deliver(JSON.parse(raw) as RoomEvent, via);
     } catch (error) {
-      return options.onError(error, "bus decode");
+      options.onError(error, "bus decode");
     }
-    if (held) held.push(event);
-    else deliver(event);
   };
 
-  /** The subscription dropped: hold live events from now until the catch-up read is done. */
+  const subscribe = (channel: string, listener: (raw: string) => void) => {
+    let subscribing = channels.get(channel);
+    if (!subscribing) {
+      subscribing = subscriber.sSubscribe(channel, listener).catch((error) => {
+        if (channels.get(channel) === subscribing) channels.delete(channel);
+        throw error;
+      });
+      channels.set(channel, subscribing);
+    }
+    return subscribing;
+  };
+  const follow = (channel: string, listener: (raw: string) => void) => {
+    wanted.set(channel, listener);
+    return subscribe(channel, listener);
+  };
+  const unfollow = (channel: string, listener: (raw: string) => void) => {
+    wanted.delete(channel);
+    if (!channels.delete(channel) || closed) return;
+    void subscriber.sUnsubscribe(channel, listener).catch((e) => options.onError(e, "unsubscribe"));
+  };
+
   const onLost = () => {
-    if (!started || closed) return;
-    lost = true;
-    held ??= [];
+    if (!closed) lost = true;
   };
-
-  const release = () => {
-    const pending = held ?? [];
-    held = undefined;
-    for (const event of pending) deliver(event);
-  };
-
-  /**
-   * Delivers what was stored while the subscription was down, then what was
-   * held meanwhile. The command connection may come back a little after the
-   * subscriber: failed reads are retried for a few seconds before giving up
-   * (clients then fill any gap by resuming with `since`).
-   */
-  const catchUp = async (attempt = 1): Promise<void> => {
-    const rooms = [...delivered.entries()];
-    const reads = await Promise.allSettled(
-      rooms.map(([roomId, last]) => options.readAfter(roomId, formatPosition(last), CATCH_UP_MAX)),
-    );
-    let failed: unknown;
-    reads.forEach((read, i) => {
-      if (read.status === "rejected") return void (failed = read.reason);
-      // Null: too much happened (or Redis lost it); clients fill their gap by resuming with `since`.
-      if (read.value) for (const event of missedAsEvents(rooms[i]![0], read.value)) deliver(event);
-    });
-    // Lost again meanwhile: keep holding until the next catch-up.
-    if (lost || closed) return;
-    if (failed !== undefined && attempt < CATCH_UP_ATTEMPTS) {
-      await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS).unref());
-      return catchUp(attempt + 1);
-    }
-    if (failed !== undefined) options.onError(failed, "bus catch-up");
-    release();
-  };
-
   const onReady = () => {
-    // node-redis has restored the subscription before it reports ready.
-    if (!started || closed || !lost) return;
+    // node-redis has restored the subscriptions it held before it reports ready; those that failed while Redis
+    // was away are made now. Then say that events may have been missed meanwhile.
+    if (closed || !lost) return;
     lost = false;
-    catchUp().catch((error) => {
-      options.onError(error, "bus catch-up");
-      if (!lost) release();
+    const again = [...wanted].filter(([channel]) => !channels.has(channel));
+    void Promise.allSettled(again.map(([channel, listener]) => subscribe(channel, listener))).then(() => {
+      if (closed) return;
+      for (const callback of resumed) callback();
+      // On a cluster the client moves a failed master's subscriptions to its replica once it has found the new
+      // topology, which may be a moment after the first node is back: look again once that has settled.
+      if (isCluster(subscriber)) setTimeout(() => !closed && resumed.forEach((callback) => callback()), 2000).unref();
     });
   };
+  // A cluster client reports its nodes' failures and recoveries; a single connection its own.
+  const [lostEvent, readyEvent] = isCluster(subscriber) ? ["node-error", "node-ready"] : ["error", "ready"];
+
+  const publish = (channel: string, event: RoomEvent) =>
+    guard(() => client.sPublish(channel, JSON.stringify(event))).then(() => undefined);
 
   return {
     async publish(event) {
-      await guard(() => client.publish(channel, JSON.stringify(event)));
+      if (event.type !== "read") return publish(keys.roomEvents(event.roomId), event);
+      // A read marker: its user's connections always hear it; the room only when it is public (§9).
+      await Promise.all([
+        publish(keys.userEvents(event.user.id), event),
+        event.public ? publish(keys.roomEvents(event.roomId), event) : undefined,
+      ]);
     },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async start() {
-      if (started) return;
-      await subscriber.subscribe(channel, onRaw);
-      subscriber.on("error", onLost);
-      subscriber.on("ready", onReady);
-      started = true;
+    followRoom: (roomId) => follow(keys.roomEvents(roomId), onRoom),
+    unfollowRoom: (roomId) => unfollow(keys.roomEvents(roomId), onRoom),
+    followUser: (userId) => follow(keys.userEvents(userId), onUser),
+    unfollowUser: (userId) => unfollow(keys.userEvents(userId), onUser),
+    onResume: (callback) => void resumed.add(callback),
+    subscribed: () => channels.size,
+    start() {
+      subscriber.on(lostEvent, onLost);
+      subscriber.on(readyEvent, onReady);
     },
     async close() {
       closed = true;
-      subscriber.off("error", onLost);
-      subscriber.off("ready", onReady);
+      subscriber.off(lostEvent, onLost);
+      subscriber.off(readyEvent, onReady);
       listeners.clear();
-      if (subscriber.isReady) await subscriber.unsubscribe(channel, onRaw).catch(() => {});
+      resumed.clear();
+      channels.clear();
+      wanted.clear();
     },
   };
 }

@@ -5,17 +5,31 @@
  * `StoreUnavailableError` so callers answer `unavailable` instead of hanging.
  */
 import { createHash } from "node:crypto";
-import { createClient, ErrorReply, type RedisClientType } from "redis";
+import { createClient, createCluster, ErrorReply, type RedisClientType, type RedisClusterType } from "redis";
 import { StoreUnavailableError } from "../errors";
 import type { Logger } from "../logger";
 
-export type Redis = RedisClientType;
+/** A connection to one Redis, or to a Redis Cluster (commands routed by key, sharded pub/sub by channel). */
+export type Redis = RedisClientType | RedisClusterType;
+
+export function isCluster(client: Redis): client is RedisClusterType {
+  return "masters" in client;
+}
+
+/** Sends a raw command; on a cluster it goes to the master of `firstKey` (or any node without one). */
+export function command(client: Redis, firstKey: string | undefined, args: string[]): Promise<Reply> {
+  if (isCluster(client)) return client.sendCommand(firstKey, false, args) as Promise<Reply>;
+  return client.sendCommand(args) as Promise<Reply>;
+}
 
 /** Raw RESP2 replies as `sendCommand` returns them. */
 export type Reply = string | number | null | Reply[];
 
 export interface RedisConnectionOptions {
-  url: string;
+  /** One Redis (`REDIS_URL`). */
+  url?: string;
+  /** The seed nodes of a Redis Cluster (`REDIS_CLUSTER_NODES`, host:port each), instead of `url`. */
+  clusterNodes?: readonly string[];
   /** Name shown by `CLIENT LIST`, to tell a node's connections apart. */
   name: string;
   /** Keep commands issued while disconnected and send them on reconnection (only for the Socket.IO adapter). @default false */
@@ -29,12 +43,21 @@ export function reconnectDelay(retries: number): number {
 }
 
 export function createRedisConnection(options: RedisConnectionOptions, logger: Logger): Redis {
-  const client = createClient({
-    url: options.url,
+  const clientOptions = {
     name: options.name,
+    // node-redis 6 speaks RESP3 by default; the scripts' raw replies are read as RESP2 shapes.
+    RESP: 2 as const,
     disableOfflineQueue: !options.offlineQueue,
     socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => reconnectDelay(retries) },
-  }) as unknown as Redis;
+  };
+  const client = (options.clusterNodes
+    ? createCluster({
+        rootNodes: options.clusterNodes.map((node) => ({ url: `redis://${node}` })),
+        defaults: clientOptions,
+        // A failover moves slots around: follow MOVED/ASK for as long as it takes.
+        maxCommandRedirections: 32,
+      })
+    : createClient({ url: options.url, ...clientOptions })) as unknown as Redis;
   // node-redis emits `error` on every failed attempt; log the first of each outage, not a line every retry.
   let down = false;
   client.on("error", (error: unknown) => {
@@ -101,19 +124,24 @@ export function defineScript(source: string): Script {
     async run(client, keys, args) {
       const tail = [String(keys.length), ...keys, ...args.map(String)];
       try {
-        return (await client.sendCommand(["EVALSHA", sha, ...tail])) as Reply;
+        return await command(client, keys[0], ["EVALSHA", sha, ...tail]);
       } catch (error) {
         if (!(isErrorReply(error) && error.message.startsWith("NOSCRIPT"))) throw error;
-        return (await client.sendCommand(["EVAL", source, ...tail])) as Reply;
+        return await command(client, keys[0], ["EVAL", source, ...tail]);
       }
     },
   };
 }
 
+/** True while the connection can take commands (a cluster: while it is open; its nodes reconnect on their own). */
+export function isUsable(client: Redis): boolean {
+  return isCluster(client) ? client.isOpen : client.isReady;
+}
+
 /** Closes a client whatever its state: politely when connected, at once when Redis is away. */
 export async function closeConnection(client: Redis): Promise<void> {
   if (!client.isOpen) return;
-  if (!client.isReady) return void client.destroy();
+  if (!isUsable(client)) return void client.destroy();
   const timer = setTimeout(() => client.destroy(), 1000);
   try {
     await client.close();

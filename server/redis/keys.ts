@@ -1,17 +1,25 @@
 /**
- * Every Redis key and channel the stores use, in one place. Room ids cannot
- * contain a newline (§2), so `room + "\n" + user` names a pair without
- * ambiguity; user ids (a token's `sub`) may contain anything and always come
- * last. The reaper's Lua script builds the same names (see presence.redis.ts):
- * change them together.
+ * Every Redis key and channel the stores use, in one place, laid out for a
+ * Redis Cluster (§12): a script may only touch keys of one hash slot, so
+ *
+ * - a room's keys share the hash tag `{roomId}` (room ids cannot contain
+ *   braces), and so does the room's event channel (sharded pub/sub);
+ * - a user's keys share a tag of their own, a digest of the user id (which may
+ *   hold anything, braces included), and so does the user's event channel;
+ * - the nodes' registry (who is alive, what each holds) shares `{nodes}`, and
+ *   the webhook dispatch lists share `{webhooks}`.
+ *
+ * The same layout serves a single Redis.
  */
 import { createHash } from "node:crypto";
 
 export interface Keys {
   readonly prefix: string;
-  /** The room-event bus channel every node subscribes to. */
-  readonly events: string;
-  /** A room's counters (hash): `e` its epoch, `p` its last position, `s` its last seq, `f` the floor of what is covered. */
+  /** A room's event channel (sharded pub/sub): a node subscribes while it serves the room. */
+  roomEvents(roomId: string): string;
+  /** A user's event channel (their read markers, §9): a node subscribes while it holds a connection of theirs. */
+  userEvents(userId: string): string;
+  /** A room's counters (hash): `e` epoch, `p` last position, `s` last seq, `f` floor, `j`/`t` join and typing order. */
   room(roomId: string): string;
   /** A room's messages in their current state (hash: id → JSON). */
   messages(roomId: string): string;
@@ -49,57 +57,59 @@ export interface Keys {
   typing(roomId: string): string;
   /** Every typing entry by expiry, so that a dead node's entries are still announced when they expire. */
   readonly typingDue: string;
-  /** A token bucket. */
+  /** A token bucket of a user (or any key). */
   bucket(limiter: string, key: string): string;
-  /** A counter for join and typing order. */
-  readonly sequence: string;
   /** The ids of the live (or not yet reaped) nodes. */
   readonly nodes: string;
   /** Exists while the node is alive (a TTL refreshed by its heartbeat). */
   heartbeat(nodeId: string): string;
+  /** Held by the node reaping a dead node, for as long as that takes. */
+  reaping(nodeId: string): string;
   /** The (room, user, connection) entries a node holds, for its reaping. */
   nodePresence(nodeId: string): string;
   /** The (user, connection) entries a node holds, for its reaping. */
   nodeConnections(nodeId: string): string;
 }
 
-/** 96 bits of sha1, base64url: short, and safe inside a key whatever the input holds. */
+/** 96 bits of sha1, base64url: short, and safe inside a key (and a hash tag) whatever the input holds. */
 const digest = (text: string) => createHash("sha1").update(text).digest("base64url").slice(0, 16);
 
-/** @param prefix put before every key and channel. @default "huddle:" */
+/** @param prefix put before every key and channel; it must not contain braces. @default "huddle:" */
 export function createKeys(prefix = "huddle:"): Keys {
+  if (/[{}]/.test(prefix)) throw new Error("a Redis key prefix must not contain braces (they are hash tags)");
   const p = prefix;
+  const room = (roomId: string) => `${p}{${roomId}}:`;
+  const user = (userId: string) => `${p}u{${digest(userId)}}:`;
   return {
     prefix: p,
-    events: `${p}events`,
-    // A room's keys share the hash tag {roomId} (room ids cannot contain braces): one slot on a Redis Cluster.
-    room: (roomId) => `${p}{${roomId}}:room`,
-    messages: (roomId) => `${p}{${roomId}}:msg`,
-    order: (roomId) => `${p}{${roomId}}:idx`,
-    revs: (roomId) => `${p}{${roomId}}:rev`,
+    roomEvents: (roomId) => `${room(roomId)}ev`,
+    userEvents: (userId) => `${user(userId)}ev`,
+    room: (roomId) => `${room(roomId)}room`,
+    messages: (roomId) => `${room(roomId)}msg`,
+    order: (roomId) => `${room(roomId)}idx`,
+    revs: (roomId) => `${room(roomId)}rev`,
     // A digest of (user, clientMsgId): short keys keep a remembered send small, whatever the ids' lengths.
-    sent: (roomId, userId, clientMsgId) => `${p}{${roomId}}:s:${digest(`${userId}\n${clientMsgId}`)}`,
-    webhookQueue: (roomId) => `${p}{${roomId}}:wh`,
-    webhookLease: (roomId) => `${p}{${roomId}}:wh:lease`,
-    webhookState: (roomId) => `${p}{${roomId}}:wh:state`,
-    webhookDue: `${p}webhooks:due`,
-    webhookFailed: `${p}webhooks:failed`,
-    reads: (roomId) => `${p}{${roomId}}:reads`,
-    bans: (roomId) => `${p}{${roomId}}:bans`,
-    publicReads: (roomId) => `${p}{${roomId}}:pub`,
-    // A user's keys share a hash tag of their own: a digest, since a user id may hold braces.
-    userRooms: (userId) => `${p}u{${digest(userId)}}:rooms`,
-    members: (roomId) => `${p}{${roomId}}:members`,
-    names: (roomId) => `${p}{${roomId}}:names`,
-    presenceConnections: (roomId, userId) => `${p}{${roomId}}:pconn:${userId}`,
-    userConnections: (userId) => `${p}uconn:${userId}`,
-    typing: (roomId) => `${p}{${roomId}}:typing`,
-    typingDue: `${p}typing-due`,
-    bucket: (limiter, key) => `${p}bucket:${limiter}:${key}`,
-    sequence: `${p}seq`,
-    nodes: `${p}nodes`,
-    heartbeat: (nodeId) => `${p}node:${nodeId}\nalive`,
-    nodePresence: (nodeId) => `${p}node:${nodeId}\npresence`,
-    nodeConnections: (nodeId) => `${p}node:${nodeId}\nconnections`,
+    sent: (roomId, userId, clientMsgId) => `${room(roomId)}s:${digest(`${userId}\n${clientMsgId}`)}`,
+    webhookQueue: (roomId) => `${room(roomId)}wh`,
+    webhookLease: (roomId) => `${room(roomId)}wh:lease`,
+    webhookState: (roomId) => `${room(roomId)}wh:state`,
+    webhookDue: `${p}{webhooks}:due`,
+    webhookFailed: `${p}{webhooks}:failed`,
+    reads: (roomId) => `${room(roomId)}reads`,
+    bans: (roomId) => `${room(roomId)}bans`,
+    publicReads: (roomId) => `${room(roomId)}pub`,
+    userRooms: (userId) => `${user(userId)}rooms`,
+    members: (roomId) => `${room(roomId)}members`,
+    names: (roomId) => `${room(roomId)}names`,
+    presenceConnections: (roomId, userId) => `${room(roomId)}pconn:${userId}`,
+    userConnections: (userId) => `${user(userId)}conns`,
+    typing: (roomId) => `${room(roomId)}typing`,
+    typingDue: `${p}{typing}:due`,
+    bucket: (limiter, key) => `${user(key)}bucket:${limiter}`,
+    nodes: `${p}{nodes}:all`,
+    heartbeat: (nodeId) => `${p}{nodes}:alive:${nodeId}`,
+    reaping: (nodeId) => `${p}{nodes}:reaping:${nodeId}`,
+    nodePresence: (nodeId) => `${p}{nodes}:presence:${nodeId}`,
+    nodeConnections: (nodeId) => `${p}{nodes}:conns:${nodeId}`,
   };
 }

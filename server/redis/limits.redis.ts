@@ -61,19 +61,13 @@ export function createRedisRateLimiter(options: {
   };
 }
 
-// KEYS: user connections, node entries. ARGV: connId, max, entry. 1 when registered.
+// KEYS: user connections. ARGV: connId, max. 1 when registered. (The node's record of the entry, under {nodes},
+// is another slot: it is written by its own command, before this, and removed again on a refusal.)
 const ACQUIRE = defineScript(`
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[3])
 return 1
-`);
-
-// KEYS: user connections, node entries. ARGV: connId, entry.
-const RELEASE = defineScript(`
-redis.call('SREM', KEYS[2], ARGV[2])
-return redis.call('SREM', KEYS[1], ARGV[1])
 `);
 
 export interface HeldConnection {
@@ -102,22 +96,23 @@ export function createRedisConnectionRegistry(options: {
   /** One connection's entry, as the reaper decodes it: [userId, connId]. */
   const entryOf = (userId: string, connId: string) => JSON.stringify([userId, connId]);
 
-  const acquire = async (userId: string, connId: string, max: number) =>
-    (await guard(() =>
-      ACQUIRE.run(
-        client,
-        [keys.userConnections(userId), keys.nodeConnections(nodeId)],
-        [connId, max, entryOf(userId, connId)],
-      ),
-    )) === 1;
+  // The node's record and the user's set are two slots: both commands go at once (one round trip), the record
+  // sent first so that on one Redis it always lands first; a node that dies in between is reaped, which removes
+  // whatever of the pair got through.
+  const acquire = async (userId: string, connId: string, max: number) => {
+    const entry = entryOf(userId, connId);
+    const [, reply] = await Promise.all([
+      guard(() => client.sAdd(keys.nodeConnections(nodeId), entry)),
+      guard(() => ACQUIRE.run(client, [keys.userConnections(userId)], [connId, max])),
+    ]);
+    if (reply !== 1) await guard(() => client.sRem(keys.nodeConnections(nodeId), entry));
+    return reply === 1;
+  };
   const release = async (userId: string, connId: string) => {
-    await guard(() =>
-      RELEASE.run(
-        client,
-        [keys.userConnections(userId), keys.nodeConnections(nodeId)],
-        [connId, entryOf(userId, connId)],
-      ),
-    );
+    await Promise.all([
+      guard(() => client.sRem(keys.userConnections(userId), connId)),
+      guard(() => client.sRem(keys.nodeConnections(nodeId), entryOf(userId, connId))),
+    ]);
   };
 
   return {

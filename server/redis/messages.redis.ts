@@ -32,10 +32,8 @@ export interface RedisMessageOptions {
   historyMax: number;
   /** How long a `clientMsgId` is remembered. @default 10 min */
   idempotencyTtlMs?: number;
-  /** The channel events are published on. */
-  channel(roomId: string): string;
-  /** Record webhook events with each change (§11). */
-  webhooks?: boolean;
+  /** Record webhook events with each change (§11); `due` makes the room due for dispatch, after the script. */
+  webhooks?: { due(roomId: string, at: number): Promise<void> };
   /** For the time of a change's webhook event. @default Date.now */
   now?: () => number;
   /**
@@ -58,26 +56,18 @@ end
 `;
 
 /**
- * Lua that records a webhook event (§11) in the room's queue and makes the room due (NX: a head waiting for its
- * retry keeps its time). The id is ../features/webhooks/webhook-event.ts's: msg_ and sha1(room, newline, position).
+ * Lua that records a webhook event (§11) in the room's queue. The id is ../features/webhooks/webhook-event.ts's:
+ * msg_ and sha1(room, newline, position). Making the room due for dispatch is another slot ({webhooks}): the
+ * caller does it around the script (`due` below).
  */
-function recordWebhookLua(
-  queue: string,
-  due: string,
-  roomId: string,
-  position: string,
-  type: string,
-  at: string,
-  json: string,
-) {
+function recordWebhookLua(queue: string, roomId: string, position: string, type: string, at: string, json: string) {
   return `
   redis.call('XADD', ${queue}, '*', 'i', 'msg_' .. string.sub(redis.sha1hex(${roomId} .. '\\n' .. ${position}), 1, 24),
-    't', ${type}, 'a', ${at}, 'm', ${json})
-  redis.call('ZADD', ${due}, 'NX', ${at}, ${roomId})`;
+    't', ${type}, 'a', ${at}, 'm', ${json})`;
 }
 
 // KEYS: room, messages, order, revs, sent (the room key again when there is none), reads, public reads, webhook
-// queue, webhook due rooms, [bucket].
+// queue, [bucket (one Redis only: on a cluster the user's bucket is another slot)].
 // ARGV: now (ms), historyMax, ttlMs, channel, message JSON after its first "{" (without id, seq, rev), event head,
 // has sent, replyTo ("" for none), author id, webhooks (1/0), room id, [burst, rate, now].
 // The author's read marker (§9), if they have one, moves to their message in the same step; with webhooks
@@ -95,8 +85,8 @@ if hasSent then
   end
 end
 if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[8]) == 0 then return {4} end
-if #KEYS > 9 then
-  ${takeTokenLua("KEYS[10]", "ARGV[12]", "ARGV[13]", "ARGV[14]")}
+if #KEYS > 8 then
+  ${takeTokenLua("KEYS[9]", "ARGV[12]", "ARGV[13]", "ARGV[14]")}
   if not taken then return {2, string.format('%.17g', tokens)} end
 end
 ${EPOCH_LUA}
@@ -124,12 +114,12 @@ if marker then
   redis.call('HSET', KEYS[6], ARGV[9], cjson.encode(m))
   redis.call('ZADD', KEYS[7], seq, ARGV[9])
 end
-if ARGV[10] == '1' then ${recordWebhookLua("KEYS[8]", "KEYS[9]", "ARGV[11]", "id", "'c'", "ARGV[1]", "json")} end
-redis.call('PUBLISH', ARGV[4], ARGV[6] .. json .. '}')
+if ARGV[10] == '1' then ${recordWebhookLua("KEYS[8]", "ARGV[11]", "id", "'c'", "ARGV[1]", "json")} end
+redis.call('SPUBLISH', ARGV[4], ARGV[6] .. json .. '}')
 return {0, json}
 `);
 
-// KEYS: room, messages, revs, webhook queue, webhook due rooms. ARGV: id, expected rev, stored JSON after
+// KEYS: room, messages, revs, webhook queue. ARGV: id, expected rev, stored JSON after
 // '{"rev":…,', wire JSON after the same, channel, event head, webhooks (1/0), room id, now (ms).
 // Replies: {0} no such message; {1} it changed meanwhile; {2, json} stored (wire form).
 const CHANGE = defineScript(`
@@ -142,8 +132,8 @@ local rev = e .. '-' .. n
 local head = '{"rev":"' .. rev .. '",'
 redis.call('HSET', KEYS[2], ARGV[1], head .. ARGV[3])
 redis.call('ZADD', KEYS[3], n, ARGV[1])
-if ARGV[7] == '1' then ${recordWebhookLua("KEYS[4]", "KEYS[5]", "ARGV[8]", "rev", "'u'", "ARGV[9]", "head .. ARGV[4]")} end
-redis.call('PUBLISH', ARGV[5], ARGV[6] .. head .. ARGV[4] .. '}')
+if ARGV[7] == '1' then ${recordWebhookLua("KEYS[4]", "ARGV[8]", "rev", "'u'", "ARGV[9]", "head .. ARGV[4]")} end
+redis.call('SPUBLISH', ARGV[5], ARGV[6] .. head .. ARGV[4] .. '}')
 return {2, head .. ARGV[4]}
 `);
 
@@ -240,6 +230,12 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
   const { client, guard, keys, historyMax, budget } = options;
   const ttlMs = options.idempotencyTtlMs ?? 10 * 60 * 1000;
   const webhooks = options.webhooks ? 1 : 0;
+  /**
+   * The room is due for dispatch: marked as the script is sent (so a node dying right after its change still
+   * leaves the room due) and again once it ran (a dispatcher that found the queue empty in between has dropped
+   * it). Marking an already due room changes nothing; the dispatcher drops a due room with an empty queue.
+   */
+  const due = (roomId: string, at: number) => void options.webhooks?.due(roomId, at).catch(() => {});
   const now = options.now ?? Date.now;
   const roomKeys = (roomId: string) => [keys.room(roomId), keys.messages(roomId), keys.order(roomId)];
   const eventHead = (type: "message" | "update", roomId: string) =>
@@ -248,6 +244,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
   const runAppend = async (draft: MessageDraft, bucketKeys: string[] = [], bucketArgs: number[] = []) => {
     const hasSent = draft.clientMsgId !== undefined;
     const sentKey = hasSent ? keys.sent(draft.roomId, draft.user.id, draft.clientMsgId!) : keys.room(draft.roomId);
+    if (webhooks) due(draft.roomId, draft.ts);
     const reply = (await guard(() =>
       APPEND.run(
         client,
@@ -258,14 +255,13 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
           keys.reads(draft.roomId),
           keys.publicReads(draft.roomId),
           keys.webhookQueue(draft.roomId),
-          keys.webhookDue,
           ...bucketKeys,
         ],
         [
           draft.ts,
           historyMax,
           ttlMs,
-          options.channel(draft.roomId),
+          keys.roomEvents(draft.roomId),
           draftJsonRest(draft),
           eventHead("message", draft.roomId),
           hasSent ? 1 : 0,
@@ -279,6 +275,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
     )) as [number, string?];
     switch (reply[0]) {
       case 0:
+        if (webhooks) due(draft.roomId, draft.ts);
         return { message: decode(reply[1]!), duplicate: false };
       case 1:
         return { message: decode(reply[1]!), duplicate: true };
@@ -344,16 +341,17 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
           guarded = true;
           await beforeCommit();
         }
+        if (webhooks) due(roomId, now());
         const reply = (await guard(() =>
           CHANGE.run(
             client,
-            [keys.room(roomId), keys.messages(roomId), keys.revs(roomId), keys.webhookQueue(roomId), keys.webhookDue],
+            [keys.room(roomId), keys.messages(roomId), keys.revs(roomId), keys.webhookQueue(roomId)],
             [
               id,
               current.rev,
               restWithoutRev(next),
               restWithoutRev(toWire(next)),
-              options.channel(roomId),
+              keys.roomEvents(roomId),
               eventHead("update", roomId),
               webhooks,
               roomId,
@@ -362,7 +360,10 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
           ),
         )) as [number, string?];
         if (reply[0] === 0) throw notFound(id);
-        if (reply[0] === 2) return { message: JSON.parse(reply[1]!) as Message, changed: true };
+        if (reply[0] === 2) {
+          if (webhooks) due(roomId, now());
+          return { message: JSON.parse(reply[1]!) as Message, changed: true };
+        }
         // Changed by someone else meanwhile: apply the rule again to what is current now.
       }
       throw new HuddleError(ErrorCode.Unavailable, "the message is changing too often, try again");

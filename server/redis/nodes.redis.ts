@@ -1,10 +1,9 @@
 /**
  * The life of a node in Redis: a heartbeat key with a TTL, refreshed
  * periodically; a reaper that every node runs, which finds nodes whose
- * heartbeat expired and removes what they held (presence, connections) in one
- * script, publishing `presence:leave` for users whose last connection was
- * there. The script claims the dead node by removing it from the node set, so
- * exactly one node reaps it.
+ * heartbeat expired, claims one (a key with a TTL: one reaper at a time) and
+ * removes what it held (presence room by room, telling each room of the users
+ * whose last connection was there; connections user by user), then the node.
  *
  * When the heartbeat finds this node missing from the node set (Redis came
  * back empty, or another node reaped this one during a partition longer than
@@ -16,6 +15,7 @@ import type { Keys } from "./keys";
 import type { RedisConnectionRegistry } from "./limits.redis";
 import type { RedisPresenceStore } from "./presence.redis";
 import type { RedisTypingStore } from "./typing.redis";
+import { LEAVE_SCRIPT } from "./presence.redis";
 
 // KEYS: nodes, heartbeat. ARGV: nodeId, ttlMs. 1 when the node was not registered.
 const HEARTBEAT = defineScript(`
@@ -23,43 +23,28 @@ redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 return redis.call('SADD', KEYS[1], ARGV[1])
 `);
 
-// ARGV: prefix, nodeId, channel, force. Builds the key names of keys.ts (keep them in step).
-// Without force, does nothing (-1) unless the node's heartbeat expired and this call is the one
-// that removes it from the node set. Returns how many users left a room.
-const REAP = defineScript(`
-local p, node, force = ARGV[1], ARGV[2], ARGV[4] == '1'
-local nodeKey = p .. 'node:' .. node .. '\\n'
-if force then
-  redis.call('DEL', nodeKey .. 'alive')
-  redis.call('SREM', p .. 'nodes', node)
-else
-  if redis.call('EXISTS', nodeKey .. 'alive') == 1 then return -1 end
-  if redis.call('SREM', p .. 'nodes', node) == 0 then return -1 end
+// KEYS: nodes, the node's heartbeat, its reaping claim, its presence entries, its connection entries (all
+// {nodes}). ARGV: node, reaper, claim ms, force. Without force, claims the node only when its heartbeat
+// expired and nobody claimed it; answers {0}, or {1, presence entries, connection entries}.
+const CLAIM = defineScript(`
+if ARGV[4] ~= '1' then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
+  if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {0} end
 end
-local left = 0
-for _, raw in ipairs(redis.call('SMEMBERS', nodeKey .. 'presence')) do
-  local entry = cjson.decode(raw)
-  local room, user, conn = entry[1], entry[2], entry[3]
-  local tag = p .. '{' .. room .. '}:'
-  local connections = tag .. 'pconn:' .. user
-  if redis.call('SREM', connections, conn) == 1 and redis.call('SCARD', connections) == 0 then
-    redis.call('ZREM', tag .. 'members', user)
-    local json = redis.call('HGET', tag .. 'names', user)
-    redis.call('HDEL', tag .. 'names', user)
-    if json then
-      redis.call('PUBLISH', ARGV[3], '{"type":"presence","roomId":' .. cjson.encode(room) .. ',"change":"leave","user":' .. json .. '}')
-      left = left + 1
-    end
-  end
-end
-redis.call('DEL', nodeKey .. 'presence')
-for _, raw in ipairs(redis.call('SMEMBERS', nodeKey .. 'connections')) do
-  local entry = cjson.decode(raw)
-  redis.call('SREM', p .. 'uconn:' .. entry[1], entry[2])
-end
-redis.call('DEL', nodeKey .. 'connections')
-return left
+if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return {0} end
+redis.call('DEL', KEYS[2])
+return {1, redis.call('SMEMBERS', KEYS[4]), redis.call('SMEMBERS', KEYS[5])}
 `);
+
+// KEYS: nodes, the node's presence entries, connection entries, reaping claim. ARGV: node.
+const FORGET_NODE = defineScript(`
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+return 1
+`);
+
+/** How long a claim on a dead node lasts: a reaper that dies meanwhile leaves the work to another after it. */
+const REAP_CLAIM_MS = 30_000;
 
 export interface NodeLifeOptions {
   client: Redis;
@@ -111,8 +96,43 @@ export function createNodeLife(options: NodeLifeOptions): NodeLife {
   let beating: Promise<void> | undefined;
   const announcing = new Set<NodeJS.Timeout>();
 
-  const reapNode = (node: string, force: boolean) =>
-    guard(() => REAP.run(client, [], [keys.prefix, node, keys.events, force ? "1" : "0"]));
+  /**
+   * Removes what a dead node held, one slot at a time (a cluster forbids one script over many): its presence
+   * entries room by room (each telling the room of a user who left), its connections user by user, then the node.
+   * Every step can be redone: a reaper that dies is followed by another once its claim runs out.
+   */
+  const reapNode = async (node: string, force: boolean) => {
+    const claimed = (await guard(() =>
+      CLAIM.run(
+        client,
+        [keys.nodes, keys.heartbeat(node), keys.reaping(node), keys.nodePresence(node), keys.nodeConnections(node)],
+        [node, nodeId, REAP_CLAIM_MS, force ? 1 : 0],
+      ),
+    )) as [number, string[]?, string[]?];
+    if (claimed[0] !== 1) return;
+    for (const raw of claimed[1] ?? []) {
+      const [roomId, userId, connId] = JSON.parse(raw) as [string, string, string];
+      const head = `{"type":"presence","roomId":${JSON.stringify(roomId)},"change":"leave","user":`;
+      await guard(() =>
+        LEAVE_SCRIPT.run(
+          client,
+          [keys.members(roomId), keys.names(roomId), keys.presenceConnections(roomId, userId)],
+          [userId, connId, "0", keys.roomEvents(roomId), head],
+        ),
+      );
+    }
+    for (const raw of claimed[2] ?? []) {
+      const [userId, connId] = JSON.parse(raw) as [string, string];
+      await guard(() => client.sRem(keys.userConnections(userId), connId));
+    }
+    await guard(() =>
+      FORGET_NODE.run(
+        client,
+        [keys.nodes, keys.nodePresence(node), keys.nodeConnections(node), keys.reaping(node)],
+        [node],
+      ),
+    );
+  };
 
   /** Puts back what this node holds and retries what failed while Redis was away. */
   const repair = async (restore: boolean) => {
@@ -178,7 +198,7 @@ export function createNodeLife(options: NodeLifeOptions): NodeLife {
 
   const reap = async () => {
     if (!healthy || options.now() < reapNotBefore) return;
-    const nodes = (await guard(() => client.sendCommand(["SMEMBERS", keys.nodes]))) as string[];
+    const nodes = await guard(() => client.sMembers(keys.nodes));
     for (const node of nodes) if (node !== nodeId) await reapNode(node, false);
     const rooms = await typing.sweep(options.now(), TYPING_SWEEP_GRACE_MS);
     for (const roomId of rooms) {

@@ -9,7 +9,7 @@
 import type { FailedEvent, OutboxEntry, OutboxStore } from "../features/webhooks/outbox.store";
 import type { WebhookEvent } from "../features/webhooks/webhook-event";
 import type { Message } from "../../shared";
-import { defineScript, type Guard, type Redis } from "./client";
+import { command, defineScript, type Guard, type Redis } from "./client";
 import type { Keys } from "./keys";
 
 // KEYS: queue, lease, state. ARGV: node, lease ms.
@@ -140,7 +140,9 @@ export function createRedisOutbox(options: { client: Redis; guard: Guard; keys: 
         Promise.all(rooms.map((roomId) => guard(() => client.xLen(keys.webhookQueue(roomId))))),
         Promise.all(
           rooms.map((roomId) =>
-            guard(() => client.sendCommand(["XRANGE", keys.webhookQueue(roomId), "-", "+", "COUNT", "1"])),
+            guard(() =>
+              command(client, keys.webhookQueue(roomId), ["XRANGE", keys.webhookQueue(roomId), "-", "+", "COUNT", "1"]),
+            ),
           ),
         ),
         guard(() => client.lLen(keys.webhookFailed)),

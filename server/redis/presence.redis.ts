@@ -13,33 +13,35 @@ import type { PresenceStore } from "../features/rooms/presence.store";
 import { defineScript, type Guard, type Redis } from "./client";
 import type { Keys } from "./keys";
 
-// KEYS: members, names, connections, node entries, sequence. ARGV: userId, user JSON, connId, entry.
-// Returns 1 when this is the user's first connection in the room.
+// KEYS: members, names, connections, room counters. ARGV: userId, user JSON, connId.
+// Returns 1 when this is the user's first connection in the room. (The node's record of the entry, under
+// {nodes}, is written before this script by its own command: one script may only touch one slot.)
 const JOIN = defineScript(`
-redis.call('SADD', KEYS[4], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[3])
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[5]), ARGV[1])
+redis.call('ZADD', KEYS[1], redis.call('HINCRBY', KEYS[4], 'j', 1), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 `);
 
-// KEYS: members, names, connections, node entries. ARGV: userId, connId, entry, retry.
+// KEYS: members, names, connections. ARGV: userId, connId, retry, channel ('' for none), event head.
 // Returns the user JSON when this was the user's last connection in the room, else 0; on a retry,
 // -1 when the connection was already gone and the user is not a member (an earlier attempt that
-// timed out on this side may have run after all).
-const LEAVE = defineScript(`
-redis.call('SREM', KEYS[4], ARGV[3])
+// timed out on this side may have run after all). With a channel (the reaper's), the room is told
+// in the same step.
+export const LEAVE_SCRIPT = defineScript(`
 if redis.call('SREM', KEYS[3], ARGV[2]) == 0 then
-  if ARGV[4] == '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return -1 end
+  if ARGV[3] == '1' and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return -1 end
   return 0
 end
 if redis.call('SCARD', KEYS[3]) > 0 then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 local user = redis.call('HGET', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+if user and ARGV[4] ~= '' then redis.call('SPUBLISH', ARGV[4], ARGV[5] .. user .. '}') end
 return user or '{}'
 `);
+const LEAVE = LEAVE_SCRIPT;
 
 // KEYS: members, names. The members' user JSON in join order.
 const MEMBERS = defineScript(`
@@ -84,30 +86,32 @@ export function createRedisPresenceStore(options: {
 
   const join = async (entry: PresenceEntry) => {
     const { roomId, user, connId } = entry;
-    const reply = await guard(() =>
-      JOIN.run(
-        client,
-        [
-          keys.members(roomId),
-          keys.names(roomId),
-          keys.presenceConnections(roomId, user.id),
-          keys.nodePresence(nodeId),
-          keys.sequence,
-        ],
-        [user.id, JSON.stringify({ id: user.id, name: user.name }), connId, entryOf(roomId, user.id, connId)],
+    // The node's record and the room are two slots: both go at once, the record sent first; should the node die
+    // in between, its reaper removes whatever of the join reached the room.
+    const [, reply] = await Promise.all([
+      guard(() => client.sAdd(keys.nodePresence(nodeId), entryOf(roomId, user.id, connId))),
+      guard(() =>
+        JOIN.run(
+          client,
+          [keys.members(roomId), keys.names(roomId), keys.presenceConnections(roomId, user.id), keys.room(roomId)],
+          [user.id, JSON.stringify({ id: user.id, name: user.name }), connId],
+        ),
       ),
-    );
+    ]);
     return reply === 1;
   };
 
   const leave = async (roomId: string, userId: string, connId: string, retry = false) => {
-    const reply = await guard(() =>
-      LEAVE.run(
-        client,
-        [keys.members(roomId), keys.names(roomId), keys.presenceConnections(roomId, userId), keys.nodePresence(nodeId)],
-        [userId, connId, entryOf(roomId, userId, connId), retry ? "1" : "0"],
+    const [reply] = await Promise.all([
+      guard(() =>
+        LEAVE.run(
+          client,
+          [keys.members(roomId), keys.names(roomId), keys.presenceConnections(roomId, userId)],
+          [userId, connId, retry ? "1" : "0", "", ""],
+        ),
       ),
-    );
+      guard(() => client.sRem(keys.nodePresence(nodeId), entryOf(roomId, userId, connId))),
+    ]);
     if (reply === -1) return "gone" as const;
     if (typeof reply !== "string") return undefined;
     const user = JSON.parse(reply) as Partial<User>;

@@ -1,17 +1,19 @@
 /**
- * The Redis bundle of stores (`REDIS_URL` set): what makes many nodes one
- * service. Four connections a node: commands (every store, fail-fast), the
- * room-event subscription, and a publish/subscribe pair for the Socket.IO
- * adapter. While Redis is away every store call rejects at once with
- * `StoreUnavailableError` and `isReady()` is false; the connections come back
- * by themselves, and the node then re-registers and repairs what it holds
- * (nodes.redis.ts) and delivers what it missed (bus.redis.ts).
+ * The Redis bundle of stores (`REDIS_URL`, or `REDIS_CLUSTER_NODES` for a
+ * Redis Cluster, §12): what makes many nodes one service. Four connections a
+ * node (on a cluster, four cluster clients): commands (every store,
+ * fail-fast), the room and user event subscriptions, and a publish/subscribe
+ * pair for the Socket.IO adapter. While Redis is away every store call rejects
+ * at once with `StoreUnavailableError` and `isReady()` is false; the
+ * connections come back by themselves, and the node then re-registers and
+ * repairs what it holds (nodes.redis.ts) and delivers what it missed (the bus
+ * says it resumed; ../transport/room-order.ts reads the gap).
  */
 import type { Config } from "../config";
 import { StoreUnavailableError } from "../errors";
 import type { Logger } from "../logger";
 import type { RecordStores, Stores } from "../stores";
-import { closeConnection, createGuard, createRedisConnection, type Redis } from "./client";
+import { closeConnection, createGuard, createRedisConnection, isCluster, isUsable, type Redis } from "./client";
 import { createRedisBus } from "./bus.redis";
 import { createRedisMessageStore } from "./messages.redis";
 import { createRedisReadStore } from "./reads.redis";
@@ -44,18 +46,19 @@ export interface RedisStores extends Stores {
 }
 
 /**
- * Connects to `config.redisUrl` and returns the stores over it. Resolves even
- * when Redis is not reachable yet (after `connectWaitMs`): the node then
- * answers `unavailable` until Redis comes.
- * @throws Error when `config.redisUrl` is not set.
+ * Connects to `config.redisUrl` (or the cluster of `config.redisClusterNodes`)
+ * and returns the stores over it. Resolves even when Redis is not reachable
+ * yet (after `connectWaitMs`): the node then answers `unavailable` until Redis
+ * comes.
+ * @throws Error when neither is set.
  */
 export async function createRedisStores(
   config: Config,
   logger: Logger,
   options: RedisStoreOptions = {},
 ): Promise<RedisStores> {
-  const url = config.redisUrl;
-  if (!url) throw new Error("createRedisStores needs config.redisUrl (REDIS_URL)");
+  const { redisUrl: url, redisClusterNodes: clusterNodes } = config;
+  if (!url && !clusterNodes) throw new Error("createRedisStores needs REDIS_URL or REDIS_CLUSTER_NODES");
   const keys = createKeys(options.prefix);
   const now = options.now ?? Date.now;
   // While Redis is away every background task fails the same way; the connection logs the outage once.
@@ -65,7 +68,7 @@ export async function createRedisStores(
       : logger.warn({ err: error, context }, "redis store task failed");
   const guard = createGuard(options.commandTimeoutMs ?? 2000);
   const connection = (role: string, offlineQueue = false) =>
-    createRedisConnection({ url, name: `huddle-${config.nodeId}-${role}`, offlineQueue }, logger);
+    createRedisConnection({ url, clusterNodes, name: `huddle-${config.nodeId}-${role}`, offlineQueue }, logger);
   const client = connection("commands");
   const subscriber = connection("events");
   const adapterPub = connection("adapter-pub", true);
@@ -77,26 +80,22 @@ export async function createRedisStores(
     keys,
     historyMax: config.historyMax,
     idempotencyTtlMs: config.clientMsgIdTtlMs,
-    channel: () => keys.events,
-    webhooks: config.webhook !== undefined,
-    // The same buckets as messageLimiter below, so both paths spend one budget.
-    budget: {
-      limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
-      bucket: (key) => keys.bucket("message", key),
+    webhooks: config.webhook && {
+      due: (roomId, at) =>
+        guard(() => client.zAdd(keys.webhookDue, { score: at, value: roomId }, { condition: "NX" })).then(() => {}),
     },
+    // The same buckets as messageLimiter below, so both paths spend one budget. A cluster keeps the user's
+    // bucket in another slot than the room: there the budget is taken first, in its own step.
+    budget: isCluster(client)
+      ? undefined
+      : {
+          limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
+          bucket: (key) => keys.bucket("message", key),
+        },
   });
-  // The bus catches up from the store of record, whichever it is (bound below, once it exists).
-  let records: Pick<Stores, "messages" | "reads" | "outbox" | "bans"> | undefined;
-  const bus = createRedisBus({
-    client,
-    guard,
-    subscriber,
-    channel: keys.events,
-    readAfter: (roomId, position, max) => records!.messages.since(roomId, position, max),
-    onError,
-  });
+  const bus = createRedisBus({ client, guard, subscriber, keys, onError });
   const presence = createRedisPresenceStore({ client, guard, keys, nodeId: config.nodeId });
-  records = options.records?.({ bus, presence }) ?? {
+  const records = options.records?.({ bus, presence }) ?? {
     messages: redisMessages,
     reads: createRedisReadStore({ client, guard, keys }),
     outbox: config.webhook ? createRedisOutbox({ client, guard, keys }) : undefined,
@@ -118,24 +117,9 @@ export async function createRedisStores(
     onError,
   });
 
-  let subscribed = false;
   let closed = false;
-  let subscribing: Promise<void> | undefined;
-  const subscribe = () =>
-    (subscribing ??= bus
-      .start()
-      .then(() => void (subscribed = true))
-      .finally(() => (subscribing = undefined)));
-  // Normally the first connection subscribes; should that fail, the next one tries again.
-  subscriber.on("ready", () => {
-    if (!subscribed && !closed) subscribe().catch((error) => onError(error, "subscribe"));
-  });
-  const connected = Promise.all([
-    client.connect(),
-    subscriber.connect().then(subscribe),
-    adapterPub.connect(),
-    adapterSub.connect(),
-  ]);
+  bus.start();
+  const connected = Promise.all([client.connect(), subscriber.connect(), adapterPub.connect(), adapterSub.connect()]);
   connected.catch((error) => onError(error, "connect"));
   let waitTimer: NodeJS.Timeout | undefined;
   const waited = await Promise.race([
@@ -177,8 +161,15 @@ export async function createRedisStores(
       limit: { burst: config.rateBurst, perSecond: config.ratePerSec },
     }),
     connections,
-    socketAdapter: createSocketAdapter(config.redisAdapter, adapterPub, adapterSub, keys.prefix, logger),
-    isReady: () => !closed && subscribed && client.isReady && subscriber.isReady && life.healthy(),
+    // A cluster needs the sharded adapter: classic pub/sub would carry every message to every shard.
+    socketAdapter: createSocketAdapter(
+      isCluster(client) ? "sharded" : config.redisAdapter,
+      adapterPub,
+      adapterSub,
+      keys.prefix,
+      logger,
+    ),
+    isReady: () => !closed && isUsable(client) && isUsable(subscriber) && life.healthy(),
     async shutdown() {
       await life.shutdown();
     },

@@ -10,8 +10,9 @@ import type { TypingStore } from "../features/typing/typing.store";
 import { defineScript, type Guard, type Redis } from "./client";
 import type { Keys } from "./keys";
 
-// KEYS: typing, due, sequence. ARGV: userId, user JSON, expiresAt, due member.
-// An entry that expired but was not removed yet (its node died) counts as not typing.
+// KEYS: typing, room counters. ARGV: userId, user JSON, expiresAt.
+// An entry that expired but was not removed yet (its node died) counts as not typing. (The due index, another
+// slot, is written by its own command.)
 const START = defineScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -23,31 +24,20 @@ if current then
 end
 local fresh = 0
 if not order then
-  order = redis.call('INCR', KEYS[3])
+  order = redis.call('HINCRBY', KEYS[2], 't', 1)
   fresh = 1
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. ' ' .. order .. ' ' .. ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.max(0, tonumber(ARGV[3]) - now) + 60000)
 return fresh
 `);
 
-// KEYS: typing, due. ARGV: userId, due member.
-const STOP = defineScript(`
-redis.call('ZREM', KEYS[2], ARGV[2])
-return redis.call('HDEL', KEYS[1], ARGV[1])
-`);
-
-// KEYS: typing, due. ARGV: userId, now, due member. 1 when the entry had expired and was removed.
+// KEYS: typing. ARGV: userId, now. 1 when the entry had expired and was removed, 2 when it was already gone.
 const EXPIRE = defineScript(`
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current then
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  return 0
-end
+if not current then return 2 end
 if tonumber(string.match(current, '^(%d+) ')) > tonumber(ARGV[2]) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[3])
 return 1
 `);
 
@@ -63,37 +53,43 @@ export function createRedisTypingStore(options: { client: Redis; guard: Guard; k
   const { client, guard, keys } = options;
   const dueMember = (roomId: string, userId: string) => JSON.stringify([roomId, userId]);
 
-  const expire = async (roomId: string, userId: string, now: number) =>
-    (await guard(() =>
-      EXPIRE.run(client, [keys.typing(roomId), keys.typingDue], [userId, Math.floor(now), dueMember(roomId, userId)]),
-    )) === 1;
+  const expire = async (roomId: string, userId: string, now: number) => {
+    const reply = await guard(() => EXPIRE.run(client, [keys.typing(roomId)], [userId, Math.floor(now)]));
+    if (reply !== 0) await guard(() => client.zRem(keys.typingDue, dueMember(roomId, userId)));
+    return reply === 1;
+  };
 
   return {
     async start(roomId, user, expiresAt) {
-      const reply = await guard(() =>
-        START.run(
-          client,
-          [keys.typing(roomId), keys.typingDue, keys.sequence],
-          [user.id, JSON.stringify({ id: user.id, name: user.name }), Math.ceil(expiresAt), dueMember(roomId, user.id)],
+      const at = Math.ceil(expiresAt);
+      const [reply] = await Promise.all([
+        guard(() =>
+          START.run(
+            client,
+            [keys.typing(roomId), keys.room(roomId)],
+            [user.id, JSON.stringify({ id: user.id, name: user.name }), at],
+          ),
         ),
-      );
+        guard(() => client.zAdd(keys.typingDue, { score: at, value: dueMember(roomId, user.id) })),
+      ]);
       return reply === 1;
     },
 
     async stop(roomId, userId) {
-      const reply = await guard(() =>
-        STOP.run(client, [keys.typing(roomId), keys.typingDue], [userId, dueMember(roomId, userId)]),
-      );
-      return reply === 1;
+      const [removed] = await Promise.all([
+        guard(() => client.hDel(keys.typing(roomId), userId)),
+        guard(() => client.zRem(keys.typingDue, dueMember(roomId, userId))),
+      ]);
+      return removed === 1;
     },
 
     expire,
 
     async list(roomId, now) {
-      const flat = (await guard(() => client.sendCommand(["HGETALL", keys.typing(roomId)]))) as string[];
+      const all = await guard(() => client.hGetAll(keys.typing(roomId)));
       const entries: { order: number; user: User }[] = [];
-      for (let i = 1; i < flat.length; i += 2) {
-        const match = /^(\d+) (\d+) (.*)$/s.exec(flat[i]!);
+      for (const value of Object.values(all)) {
+        const match = /^(\d+) (\d+) (.*)$/s.exec(value);
         if (!match || Number(match[1]) <= now) continue;
         entries.push({ order: Number(match[2]), user: JSON.parse(match[3]!) as User });
       }
@@ -101,17 +97,9 @@ export function createRedisTypingStore(options: { client: Redis; guard: Guard; k
     },
 
     async sweep(now, graceMs) {
-      const due = (await guard(() =>
-        client.sendCommand([
-          "ZRANGEBYSCORE",
-          keys.typingDue,
-          "-inf",
-          String(Math.floor(now - graceMs)),
-          "LIMIT",
-          "0",
-          "100",
-        ]),
-      )) as string[];
+      const due = await guard(() =>
+        client.zRangeByScore(keys.typingDue, "-inf", Math.floor(now - graceMs), { LIMIT: { offset: 0, count: 100 } }),
+      );
       const changed = new Set<string>();
       for (const member of due) {
         const [roomId, userId] = JSON.parse(member) as [string, string];

@@ -5,9 +5,14 @@
  * streams, long polls and plain WebSocket clients. Read markers (§9) also go
  * to the user's own connections, whatever rooms they are in: for that it keeps
  * the ids of each user's sockets on this node.
+ *
+ * It tells the bus what this node serves (§12): a room while it has a member,
+ * a stream or a poll here (through ./room-order.ts, which also lingers), a
+ * user while they have a connection here. A bus that carries each room
+ * separately then brings this node only those.
  */
 import type { Server, Socket } from "socket.io";
-import type { RoomEvent, RoomEventBus } from "../core/bus";
+import type { RoomEvent, RoomEventBus, Via } from "../core/bus";
 import type { MessageStore } from "../features/chat/message.store";
 import { createRoomOrder } from "./room-order";
 import { LAGGING_ROOM } from "./slow-consumers";
@@ -87,12 +92,15 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
   // One listener function for every socket (`this` is the socket), as the socket server does.
   function onSocketGone(this: Socket) {
     const userId = (this.data as { user?: { id?: string } } | undefined)?.user?.id;
-    if (userId !== undefined) byUser.remove(userId, this.id);
+    if (userId === undefined) return;
+    byUser.remove(userId, this.id);
+    releaseUser(userId);
   }
   sockets.on("connection", (socket: Socket) => {
     const userId = (socket.data as { user?: { id?: string } } | undefined)?.user?.id;
     if (userId === undefined) return;
     byUser.add(userId, socket.id);
+    holdUser(userId);
     socket.on("disconnect", onSocketGone);
   });
 
@@ -139,12 +147,10 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
         // Sockets that are behind (./slow-consumers.ts) skip typing updates: ephemeral, and corrected by the next.
         room.except(LAGGING_ROOM).emit("typing:update", { roomId: event.roomId, users: event.users });
         break;
-      case "read": {
-        const own = byUser.of(event.user.id);
-        if (own.length > 0) io.local.to(own).emit("read:updated", readUpdate(ownRead(event)));
-        if (event.public) room.except(own).emit("read:updated", readUpdate(publicRead(event)));
+      case "read":
+        // The room's part of a read marker: the position others see (the user's own part comes by user).
+        if (event.public) room.except(byUser.of(event.user.id)).emit("read:updated", readUpdate(publicRead(event)));
         break;
-      }
       case "ban":
         options.onModeration?.(event);
         options.onBan?.(event.roomId, event.userId);
@@ -165,7 +171,6 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
       return;
     }
     if (event.type === "read") {
-      for (const listener of userListeners.get(event.user.id) ?? []) listener.onEvent(ownRead(event));
       if (!event.public) return;
       const shown = publicRead(event);
       for (const listener of listeners.get(event.roomId) ?? []) {
@@ -179,7 +184,30 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
     }
   };
 
+  /** A read marker's own part: to the user's sockets and other connections on this node, whatever their rooms. */
+  const toUser = (event: ReadEvent) => {
+    const own = byUser.of(event.user.id);
+    if (own.length > 0) io.local.to(own).emit("read:updated", readUpdate(ownRead(event)));
+    for (const listener of userListeners.get(event.user.id) ?? []) listener.onEvent(ownRead(event));
+  };
+
+  /** How many connections each user has here (sockets and others): the user is followed while there is one. */
+  const userRefs = new Map<string, number>();
+  const holdUser = (userId: string) => {
+    const refs = userRefs.get(userId) ?? 0;
+    userRefs.set(userId, refs + 1);
+    if (refs === 0) bus.followUser?.(userId).catch(options.onError);
+  };
+  const releaseUser = (userId: string) => {
+    const refs = (userRefs.get(userId) ?? 0) - 1;
+    if (refs > 0) return void userRefs.set(userId, refs);
+    userRefs.delete(userId);
+    bus.unfollowUser?.(userId);
+  };
+
   const order = createRoomOrder({
+    subscribe: bus.followRoom && ((roomId) => bus.followRoom!(roomId)),
+    unsubscribe: bus.unfollowRoom && ((roomId) => bus.unfollowRoom!(roomId)),
     messages: options.messages,
     deliver(event) {
       toSockets(event);
@@ -189,10 +217,12 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
     lingerMs: options.lingerMs,
     onError: options.onError,
   });
-  const unsubscribe = bus.subscribe((event) => {
+  const unsubscribe = bus.subscribe((event, via: Via) => {
+    if (event.type === "read" && via === "user") return toUser(event);
     if (event.type === "message" || event.type === "update") options.onChange?.();
     order.push(event);
   });
+  bus.onResume?.(() => order.catchUp());
 
   // A room is followed while this node serves it: Socket.IO members (the adapter tells when a room's first socket
   // joins and its last leaves), and other listeners (counted below).
@@ -223,7 +253,16 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
 
   return {
     listen: (roomId, listener) => add(listeners, roomId, listener, () => void order.follow(roomId)),
-    listenUser: (userId, listener) => add(userListeners, userId, listener),
+    listenUser(userId, listener) {
+      holdUser(userId);
+      const stop = add(userListeners, userId, listener);
+      let held = true;
+      return () => {
+        stop();
+        if (held) releaseUser(userId);
+        held = false;
+      };
+    },
     ready: (roomId) => order.ready(roomId),
     close() {
       unsubscribe();

@@ -9,9 +9,13 @@
  * position, each message as it is now) and delivery goes on in order.
  *
  * Only rooms this node serves are followed (a member, an SSE stream, a long
- * poll): following starts from the room's newest position, read from the
- * store before the first member reads its history, so nothing committed after
- * it is missed or delivered out of order. Events of other rooms pass through.
+ * poll): following subscribes to the room's events (`subscribe`, a bus that
+ * carries rooms separately) and then reads the room's newest position from
+ * the store, before the first member reads its history, so nothing committed
+ * after it is missed or delivered out of order. A room is unsubscribed a
+ * linger after its last listener left. When the bus lost its subscriptions
+ * for a while, `catchUp` reads what each followed room missed. Events of
+ * other rooms pass through.
  */
 import type { RoomEvent } from "../core/bus";
 import { comparePositions, formatPosition, parsePosition, type Position } from "../core/position";
@@ -28,6 +32,10 @@ export interface RoomOrderOptions {
   lingerMs?: number;
   /** The most changes a gap fill reads; a longer gap is left to clients resuming with `since`. @default 1000 */
   maxGap?: number;
+  /** Starts receiving a room's events from the bus; resolves once they flow. */
+  subscribe?(roomId: string): Promise<void>;
+  /** Stops receiving them (after the linger). */
+  unsubscribe?(roomId: string): void;
   onError(error: unknown): void;
 }
 
@@ -40,6 +48,8 @@ export interface RoomOrder {
   ready(roomId: string): Promise<void>;
   /** An event from the bus. */
   push(event: RoomEvent): void;
+  /** Reads what every followed room missed since its last delivered change (the bus dropped events meanwhile). */
+  catchUp(): void;
   /** Rooms followed now (for metrics and tests). */
   followed(): number;
   close(): void;
@@ -128,8 +138,10 @@ export function createRoomOrder(options: RoomOrderOptions): RoomOrder {
   };
 
   const start = (roomId: string, room: Followed) =>
-    options.messages
-      .head(roomId)
+    Promise.resolve(options.subscribe?.(roomId))
+      // Not subscribed (the bus is away): the head is still right, and the bus catches up when it is back.
+      .catch((error) => options.onError(error))
+      .then(() => options.messages.head(roomId))
       .then((head) => {
         room.last = head === null ? EMPTY : parsePosition(head);
       })
@@ -161,6 +173,7 @@ export function createRoomOrder(options: RoomOrderOptions): RoomOrder {
         if (rooms.get(roomId) !== room || room.refs > 0) return;
         clearTimeout(room.gapTimer);
         rooms.delete(roomId);
+        options.unsubscribe?.(roomId);
       }, options.lingerMs ?? 5000);
       room.lingerTimer.unref();
     },
@@ -174,13 +187,23 @@ export function createRoomOrder(options: RoomOrderOptions): RoomOrder {
       if (advance(room)) room.gapTimer ??= setTimeout(() => void fillGap(event.roomId, room), gapWaitMs);
     },
 
+    catchUp() {
+      for (const [roomId, room] of rooms) {
+        // A room still starting reads its head after this; one with no known position leaves it to its clients.
+        if (room.starting || room.last === undefined) continue;
+        clearTimeout(room.gapTimer);
+        room.gapTimer = setTimeout(() => void fillGap(roomId, room), 0);
+      }
+    },
+
     ready: (roomId) => rooms.get(roomId)?.ready ?? Promise.resolve(),
     followed: () => rooms.size,
 
     close() {
-      for (const room of rooms.values()) {
+      for (const [roomId, room] of rooms) {
         clearTimeout(room.gapTimer);
         clearTimeout(room.lingerTimer);
+        options.unsubscribe?.(roomId);
       }
       rooms.clear();
     },

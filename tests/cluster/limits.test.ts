@@ -4,6 +4,7 @@
  * toward MAX_CONNECTIONS_PER_USER whatever node holds them, and a node that
  * dies gives its streams' places back once it is reaped.
  */
+import { createKeys } from "../../server/redis/keys";
 import { createClient } from "redis";
 import { closeAllClients, connectClient, eventually } from "../helpers/clients";
 import { request as http } from "../helpers/http";
@@ -58,7 +59,7 @@ test("a socket on A, a stream on B and a waiting poll on A fill the cap; a fourt
   const admin = createClient({ url: redis.url });
   await admin.connect();
   try {
-    await eventually(async () => (await admin.sCard(`huddle:uconn:${sub}`)) === 3, "three places held");
+    await eventually(async () => (await admin.sCard(createKeys().userConnections(sub))) === 3, "three places held");
   } finally {
     await admin.close();
   }

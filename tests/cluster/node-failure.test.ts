@@ -5,6 +5,7 @@
  * flight, makes clients reconnect (to another node behind the balancer),
  * removes the node's entries from Redis and exits well within 10 s.
  */
+import { createKeys } from "../../server/redis/keys";
 import type { Socket } from "socket.io-client";
 import type { Message } from "../../shared";
 import {
@@ -129,8 +130,8 @@ test("SIGTERM drains: not ready at once, the ack in flight is answered, clients 
 
   expect(await D.exited).toBe(0);
   expect(Date.now() - signalledAt).toBeLessThan(10_000);
-  expect(await redisKeys(`huddle:node:drain-d*`)).toEqual([]);
-  expect(await redisCommand(["SMEMBERS", "huddle:nodes"])).toEqual(["drain-a"]);
+  expect(await redisKeys(`huddle:{nodes}:*:drain-d`)).toEqual([]);
+  expect(await redisCommand(["SMEMBERS", createKeys().nodes])).toEqual(["drain-a"]);
   const history = await restHistory(A.url, room, token);
   expect(history.map((m: Message) => m.id)).toEqual([ack.message.id]);
   // Back in the room on node A, the user is a member again, once.

@@ -10,12 +10,12 @@ import type { RoomEvent } from "../../server/core/bus";
 import { createMemoryBus } from "../../server/core/bus";
 import { editRule } from "../../server/features/chat/message-rules";
 import { createMemoryMessageStore } from "../../server/features/chat/message.memory";
-import { createRoomOrder, type RoomOrder } from "../../server/transport/room-order";
+import { createRoomOrder, type RoomOrder, type RoomOrderOptions } from "../../server/transport/room-order";
 import { eventually, sleep } from "../helpers/clients";
 
 const alice: User = { id: "alice", name: "Alice" };
 
-function setup(gapWaitMs = 50) {
+function setup(gapWaitMs = 50, bus: Pick<RoomOrderOptions, "subscribe" | "unsubscribe"> = {}) {
   // The store publishes to a bus nobody reads: the test hands events to the order itself, in any order.
   const messages = createMemoryMessageStore({ bus: createMemoryBus() });
   const delivered: RoomEvent[] = [];
@@ -26,6 +26,7 @@ function setup(gapWaitMs = 50) {
     gapWaitMs,
     lingerMs: 100,
     onError: (error) => errors.push(error),
+    ...bus,
   });
   const send = async (text: string) =>
     (await messages.append({ roomId: "r", user: alice, text, ts: Date.now() })).message;
@@ -73,15 +74,57 @@ test("a room starts from its newest position: what was stored before is not deli
   expect(texts()).toEqual(["after following"]);
 });
 
-test("events that arrive while the start is read wait for it", async () => {
-  const { order, send, asEvent, texts } = setup();
+test("events that arrive while the room is being subscribed and its start read wait for it", async () => {
+  let subscribed!: () => void;
+  const { order, send, asEvent, texts } = setup(50, {
+    subscribe: () => new Promise<void>((resolve) => (subscribed = resolve)),
+  });
   const first = await send("first");
   const following = order.follow("r");
   order.push(asEvent(first));
+  // Stored before the start is read (the subscription is not active yet): the joiner's history has it.
   const second = await send("second");
   order.push(asEvent(second));
+  subscribed();
   await following;
-  expect(texts()).toEqual(["second"]);
+  const third = await send("third");
+  order.push(asEvent(third));
+  expect(texts()).toEqual(["third"]);
+});
+
+test("a room is subscribed before its start is read, and unsubscribed a linger after its last listener left", async () => {
+  const calls: string[] = [];
+  const { order, messages } = setup(50, {
+    subscribe: async (roomId) => void calls.push(`subscribe ${roomId}`),
+    unsubscribe: (roomId) => void calls.push(`unsubscribe ${roomId}`),
+  });
+  const head = messages.head.bind(messages);
+  messages.head = (roomId) => (calls.push(`head ${roomId}`), head(roomId));
+  await order.follow("r");
+  await order.follow("r");
+  expect(calls).toEqual(["subscribe r", "head r"]);
+  order.unfollow("r");
+  order.unfollow("r");
+  await sleep(50);
+  expect(calls).toHaveLength(2); // lingering: a quick rejoin costs nothing
+  await eventually(() => calls.length === 3, "the unsubscribe after the linger");
+  expect(calls[2]).toBe("unsubscribe r");
+  expect(order.followed()).toBe(0);
+});
+
+test("a failed subscription still starts the room; catchUp then reads what the bus did not bring", async () => {
+  const { order, send, asEvent, texts, errors } = setup(50, {
+    subscribe: () => Promise.reject(new Error("redis away")),
+  });
+  await order.follow("r");
+  expect(errors).toHaveLength(1);
+  await send("lost one");
+  await send("lost two");
+  order.catchUp();
+  await eventually(() => texts().length === 2, "the missed messages");
+  const next = await send("heard");
+  order.push(asEvent(next));
+  expect(texts()).toEqual(["lost one", "lost two", "heard"]);
 });
 
 test("rooms not followed, and events without a position, pass straight through", async () => {

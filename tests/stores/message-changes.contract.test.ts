@@ -27,8 +27,9 @@ describe.each(KINDS)("message changes (%s)", (kind) => {
   beforeAll(async () => {
     kit = await openKit(kind, { HISTORY_MAX: "50" });
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     room = freshRoom();
+    await kit.follow(room);
   });
   const send = (store: MessageStore, user: User, text: string, extra: Partial<Message> = {}) =>
     store.append({ roomId: room, user, text, ts: Date.now(), ...extra }).then((r) => r.message);

@@ -42,9 +42,10 @@ describe.each(KINDS)("message store (%s)", (kind) => {
   beforeAll(async () => {
     kit = await openKit(kind, { HISTORY_MAX: "5" });
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     r1 = freshRoom();
     r2 = freshRoom();
+    await kit.follow(r1, r2);
   });
   /** HISTORY_MAX caps the cache stores; PostgreSQL keeps every message (§10). */
   const trims = kind === "postgres" ? test.skip : test;
@@ -177,6 +178,7 @@ describe.each(KINDS)("message store (%s)", (kind) => {
   const inBusOrder = (ids: string[]) => (kind === "postgres" ? [...ids].sort((x, y) => n(x) - n(y)) : ids);
   test("concurrent senders on two nodes: both nodes' buses deliver every message once, in history order", async () => {
     const kitWide = await openKit(kind, { HISTORY_MAX: "100" });
+    await kitWide.follow(r1);
     try {
       await Promise.all(
         Array.from({ length: 40 }, (_, i) =>

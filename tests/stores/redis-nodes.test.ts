@@ -7,6 +7,8 @@
  */
 import type { RoomEvent } from "../../server/core/bus";
 import { StoreUnavailableError } from "../../server/errors";
+import { command } from "../../server/redis/client";
+import { createRoomOrder } from "../../server/transport/room-order";
 import type { User } from "../../shared";
 import { eventually } from "../helpers/clients";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
@@ -36,8 +38,14 @@ async function node(nodeId: string, options: { connectWaitMs?: number } = {}) {
   opened.push(stores);
   const events: RoomEvent[] = [];
   stores.bus.subscribe((event) => events.push(event));
+  // Every test here watches room "r": a node hears a room's events only while it follows it (§12).
+  // Without Redis it fails, and the bus subscribes once Redis is there.
+  await stores.bus.followRoom?.("r").catch(() => {});
   return { stores, events };
 }
+
+/** A raw command on a node's command connection. */
+const raw = (stores: RedisStores, ...args: string[]) => command(stores.client, undefined, args);
 
 /** Fails naming `what` unless `promise` settles within `ms`. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -70,7 +78,7 @@ test("while Redis is down a store call rejects at once with StoreUnavailableErro
 test("a command Redis does not answer fails as unavailable after the command timeout", async () => {
   const { stores } = await node("a");
   const { stores: admin } = await node("admin");
-  await admin.client.sendCommand(["CLIENT", "PAUSE", "2500", "ALL"]);
+  await raw(admin, "CLIENT", "PAUSE", "2500", "ALL");
   const send = stores.messages.append({ roomId: "r", user: alice, text: "x", ts: Date.now() });
   await expect(within(send, 2000, "the append to time out")).rejects.toBeInstanceOf(StoreUnavailableError);
 });
@@ -106,31 +114,66 @@ test("events published after Redis restarted still reach every node (the subscri
 test("messages stored while a node's subscription was down are delivered to it once it is back, in order, once each", async () => {
   const a = await node("a");
   const b = await node("b");
-  await b.stores.messages.append({ roomId: "r", user: bob, text: "m0", ts: Date.now() });
-  await eventually(() => a.events.length === 1, "the first message on node a");
-  const clients = String(await b.stores.client.sendCommand(["CLIENT", "LIST"]));
-  const id = /id=(\d+) .*name=huddle-a-events /.exec(clients)?.[1];
-  expect(id).toBeDefined();
-  // Drop node a's subscription and, in the same transaction, refuse new connections, so that
-  // these messages are surely stored while node a is not listening.
-  const connected = clients.trim().split("\n").length;
-  await b.stores.client
-    .multi()
-    .addCommand(["CONFIG", "SET", "maxclients", String(connected - 1)])
-    .addCommand(["CLIENT", "KILL", "ID", id!])
-    .exec();
-  const missed = [];
-  for (const text of ["m1", "m2", "m3"]) {
-    missed.push((await b.stores.messages.append({ roomId: "r", user: bob, text, ts: Date.now() })).message);
+  // What the node's delivery does with its bus: rooms in order, and a catch-up when the bus resumes.
+  const delivered: RoomEvent[] = [];
+  const order = createRoomOrder({
+    messages: a.stores.messages,
+    deliver: (event) => delivered.push(event),
+    subscribe: (roomId) => a.stores.bus.followRoom!(roomId),
+    unsubscribe: (roomId) => a.stores.bus.unfollowRoom!(roomId),
+    onError: () => {},
+  });
+  a.stores.bus.subscribe((event) => order.push(event));
+  a.stores.bus.onResume!(() => order.catchUp());
+  try {
+    await order.follow("r");
+    await b.stores.messages.append({ roomId: "r", user: bob, text: "m0", ts: Date.now() });
+    await eventually(() => delivered.length === 1, "the first message on node a");
+    const clients = String(await raw(b.stores, "CLIENT", "LIST"));
+    const id = /id=(\d+) .*name=huddle-a-events /.exec(clients)?.[1];
+    expect(id).toBeDefined();
+    // Drop node a's subscription and, in the same transaction, refuse new connections, so that
+    // these messages are surely stored while node a is not listening.
+    const connected = clients.trim().split("\n").length;
+    await (b.stores.client as import("redis").RedisClientType)
+      .multi()
+      .addCommand(["CONFIG", "SET", "maxclients", String(connected - 1)])
+      .addCommand(["CLIENT", "KILL", "ID", id!])
+      .exec();
+    const missed = [];
+    for (const text of ["m1", "m2", "m3"]) {
+      missed.push((await b.stores.messages.append({ roomId: "r", user: bob, text, ts: Date.now() })).message);
+    }
+    await raw(b.stores, "CONFIG", "SET", "maxclients", "10000");
+    await eventually(() => delivered.length >= 4, "the messages stored meanwhile on node a", 5000);
+    const more = await b.stores.messages.append({ roomId: "r", user: bob, text: "m4", ts: Date.now() });
+    await eventually(() => delivered.length >= 5, "the next message on node a");
+    const texts = delivered.map((e) => (e.type === "message" ? e.message.text : e.type));
+    expect(texts).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+    expect(delivered.slice(1, 4)).toEqual(missed.map((message) => ({ type: "message", roomId: "r", message })));
+    expect(delivered[4]).toEqual({ type: "message", roomId: "r", message: more.message });
+  } finally {
+    order.close();
   }
-  await b.stores.client.sendCommand(["CONFIG", "SET", "maxclients", "10000"]);
-  await eventually(() => a.events.length >= 4, "the messages stored meanwhile on node a", 5000);
-  const more = await b.stores.messages.append({ roomId: "r", user: bob, text: "m4", ts: Date.now() });
-  await eventually(() => a.events.length >= 5, "the next message on node a");
-  const texts = a.events.map((e) => (e.type === "message" ? e.message.text : e.type));
-  expect(texts).toEqual(["m0", "m1", "m2", "m3", "m4"]);
-  expect(a.events.slice(1, 4)).toEqual(missed.map((message) => ({ type: "message", roomId: "r", message })));
-  expect(a.events[4]).toEqual({ type: "message", roomId: "r", message: more.message });
+});
+
+test("a node hears only the rooms it follows, and stops hearing a room it unfollowed", async () => {
+  const a = await node("a");
+  const b = await node("b");
+  await a.stores.messages.append({ roomId: "elsewhere", user: alice, text: "not for b", ts: Date.now() });
+  await a.stores.messages.append({ roomId: "r", user: alice, text: "for b", ts: Date.now() });
+  await eventually(() => b.events.length === 1, "the followed room's message on node b");
+  b.stores.bus.unfollowRoom!("r");
+  await eventually(
+    async () =>
+      Number(((await raw(a.stores, "PUBSUB", "SHARDNUMSUB", a.stores.keys.roomEvents("r"))) as [string, number])[1]) ===
+      1,
+    "node b's subscription gone (node a's stays)",
+  );
+  await a.stores.messages.append({ roomId: "r", user: alice, text: "after", ts: Date.now() });
+  await eventually(() => a.events.filter((e) => e.type === "message").length === 2, "node a hears it");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(b.events.map((e) => (e.type === "message" ? e.message.text : e.type))).toEqual(["for b"]);
 });
 
 test("a node that dies without cleaning up is reaped by another: presence:leave for its users' last connections, slots freed", async () => {
@@ -146,7 +189,7 @@ test("a node that dies without cleaning up is reaped by another: presence:leave 
   expect(leaves(a.events, "r")).toEqual([{ type: "presence", roomId: "r", change: "leave", user: alice }]);
   expect(await a.stores.presence.members("r")).toEqual([bob]);
   expect(await a.stores.connections.acquire(alice.id, "a:9", 1)).toBe(true);
-  const nodes = (await a.stores.client.sendCommand(["SMEMBERS", `${prefix}nodes`])) as string[];
+  const nodes = (await raw(a.stores, "SMEMBERS", a.stores.keys.nodes)) as string[];
   expect(nodes).toEqual(["a"]);
 });
 
@@ -169,7 +212,7 @@ test("shutdown removes this node's entries at once and publishes the leaves", as
   await eventually(() => leaves(a.events, "r").length === 1, "presence:leave for alice", 400);
   expect(await a.stores.presence.members("r")).toEqual([]);
   expect(await a.stores.connections.acquire(alice.id, "a:1", 1)).toBe(true);
-  const keys = (await a.stores.client.sendCommand(["KEYS", `${prefix}node:b*`])) as string[];
+  const keys = (await raw(a.stores, "KEYS", `${prefix}{nodes}:*:b`)) as string[];
   expect(keys).toEqual([]);
 });
 
@@ -203,7 +246,7 @@ test("a leave that failed while Redis was unreachable is applied, and announced,
   const a = await node("a");
   const { stores: admin } = await node("admin");
   await a.stores.presence.join("r", alice, "a:1");
-  await admin.client.sendCommand(["CLIENT", "PAUSE", "1500", "ALL"]);
+  await raw(admin, "CLIENT", "PAUSE", "1500", "ALL");
   await expect(a.stores.presence.leave("r", alice.id, "a:1")).rejects.toBeInstanceOf(StoreUnavailableError);
   await eventually(() => leaves(a.events, "r").length === 1, "the retried leave", 5000);
   expect(await a.stores.presence.members("r")).toEqual([]);

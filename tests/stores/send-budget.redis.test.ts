@@ -14,6 +14,7 @@ let kit: Kit;
 beforeAll(async () => {
   redis = await startRedis();
   kit = await openKit("redis", redis, { RATE_BURST: "3", RATE_PER_SEC: "1" });
+  await kit.follow("budget-room");
 });
 afterAll(async () => {
   await closeKits();

@@ -32,6 +32,8 @@ export interface Kit {
   /** Every bus event node two delivered, in order. */
   readonly eventsB: RoomEvent[];
   readonly config: Config;
+  /** Both nodes follow these rooms (a Redis bus carries only the rooms a node follows, §12). */
+  follow(...roomIds: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -110,6 +112,9 @@ export async function openKit(
     events,
     eventsB,
     config,
+    async follow(...roomIds) {
+      await Promise.all([a, b].flatMap((stores) => roomIds.map((roomId) => stores.bus.followRoom?.(roomId))));
+    },
     async close() {
       open.delete(kit);
       for (const stores of new Set([a, b])) {
