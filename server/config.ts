@@ -80,6 +80,11 @@ export interface Config {
   readonly warnings: readonly string[];
   /** Socket.IO Redis adapter: classic pub/sub, or sharded pub/sub (Redis 7+). */
   readonly redisAdapter: "classic" | "sharded";
+  /**
+   * Replicas that must have a message (or change) before it is acknowledged (Redis `WAIT`), so that a failover
+   * loses nothing acknowledged. Default 1 on a Redis Cluster, 0 on a single Redis.
+   */
+  readonly redisReplicaAcks: number;
   /** HTTPS and WSS with this certificate and key; unset: plain HTTP. */
   readonly tls?: TlsConfig;
   /** A connection whose unsent output exceeds this is disconnected; typing updates stop past half of it. */
@@ -281,6 +286,7 @@ export function loadConfig(
     trustProxyHops,
     warnings: Object.freeze(warnings),
     redisAdapter: read("REDIS_ADAPTER") === "sharded" ? "sharded" : "classic",
+    redisReplicaAcks: integer("REDIS_REPLICA_ACKS", redisClusterNodes ? 1 : 0, 0, 10),
     presence: Object.freeze({
       heartbeatMs: integer("PRESENCE_HEARTBEAT_MS", 3000, 50, 60_000),
       ttlMs: integer("PRESENCE_TTL_MS", 10_000, 200, 300_000),

@@ -34,6 +34,11 @@ export interface RedisMessageOptions {
   idempotencyTtlMs?: number;
   /** Record webhook events with each change (§11); `due` makes the room due for dispatch, after the script. */
   webhooks?: { due(roomId: string, at: number): Promise<void> };
+  /**
+   * Called after each stored message or change, before it is acknowledged: waits until Redis replicas have it
+   * (a failover then loses nothing acknowledged). Not called for a duplicate.
+   */
+  replicated?(roomId: string): Promise<void>;
   /** For the time of a change's webhook event. @default Date.now */
   now?: () => number;
   /**
@@ -276,6 +281,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
     switch (reply[0]) {
       case 0:
         if (webhooks) due(draft.roomId, draft.ts);
+        await options.replicated?.(draft.roomId);
         return { message: decode(reply[1]!), duplicate: false };
       case 1:
         return { message: decode(reply[1]!), duplicate: true };
@@ -362,6 +368,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
         if (reply[0] === 0) throw notFound(id);
         if (reply[0] === 2) {
           if (webhooks) due(roomId, now());
+          await options.replicated?.(roomId);
           return { message: JSON.parse(reply[1]!) as Message, changed: true };
         }
         // Changed by someone else meanwhile: apply the rule again to what is current now.

@@ -25,6 +25,7 @@ import { createNodeLife } from "./nodes.redis";
 import { createRedisPresenceStore } from "./presence.redis";
 import { createSocketAdapter } from "./socket-adapter";
 import { createRedisTypingStore } from "./typing.redis";
+import { createReplicaWait } from "./replication";
 
 export interface RedisStoreOptions {
   /** Put before every key and channel, so several deployments (or tests) can share one Redis. @default "huddle:" */
@@ -74,6 +75,7 @@ export async function createRedisStores(
   const adapterPub = connection("adapter-pub", true);
   const adapterSub = connection("adapter-sub", true);
 
+  const replicaWait = createReplicaWait({ client, guard, acks: config.redisReplicaAcks, logger });
   const redisMessages = createRedisMessageStore({
     client,
     guard,
@@ -84,6 +86,7 @@ export async function createRedisStores(
       due: (roomId, at) =>
         guard(() => client.zAdd(keys.webhookDue, { score: at, value: roomId }, { condition: "NX" })).then(() => {}),
     },
+    replicated: replicaWait && ((roomId) => replicaWait(keys.room(roomId))),
     // The same buckets as messageLimiter below, so both paths spend one budget. A cluster keeps the user's
     // bucket in another slot than the room: there the budget is taken first, in its own step.
     budget: isCluster(client)

@@ -14,16 +14,16 @@ import {
   sleep,
   waitForEvent,
 } from "../helpers/clients";
-import { startRedis, type TestRedis } from "../helpers/redis-server";
+import { startSharedRedis, type SharedRedis } from "../helpers/shared-redis";
 import { openSse } from "../helpers/sse";
 import { signToken, uniqueUserId } from "../helpers/tokens";
 import { joinRoom, request, restHistory, sendMessage, startNode, stopAllNodes, type NodeProcess } from "./nodes";
 
-let redis: TestRedis;
+let redis: SharedRedis;
 let A: NodeProcess;
 let B: NodeProcess;
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await startSharedRedis();
   const env = { RATE_BURST: "5", RATE_PER_SEC: "1", MAX_CONNECTIONS_PER_USER: "2" };
   [A, B] = await Promise.all([startNode(redis.url, "node-a", env), startNode(redis.url, "node-b", env)]);
 }, 30_000);

@@ -5,20 +5,19 @@
  * dies gives its streams' places back once it is reaped.
  */
 import { createKeys } from "../../server/redis/keys";
-import { createClient } from "redis";
 import { closeAllClients, connectClient, eventually } from "../helpers/clients";
 import { request as http } from "../helpers/http";
-import { startRedis, type TestRedis } from "../helpers/redis-server";
+import { startSharedRedis, type SharedRedis } from "../helpers/shared-redis";
 import { openSse, type SseStream } from "../helpers/sse";
 import { signToken, uniqueUserId } from "../helpers/tokens";
 import { request, startNode, stopAllNodes, type NodeProcess } from "./nodes";
 
-let redis: TestRedis;
+let redis: SharedRedis;
 let A: NodeProcess;
 let B: NodeProcess;
 const env = { MAX_CONNECTIONS_PER_USER: "3", JOIN_RATE_BURST: "3", JOIN_RATE_PER_SEC: "0.5" };
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await startSharedRedis();
   [A, B] = await Promise.all([startNode(redis.url, "limits-a", env), startNode(redis.url, "limits-b", env)]);
 }, 30_000);
 const streams: SseStream[] = [];
@@ -56,13 +55,8 @@ test("a socket on A, a stream on B and a waiting poll on A fill the cap; a fourt
   expect(stream.status).toBe(200);
   const poll = http(`${A.url}/api/rooms/${roomId}/poll?token=${token}&timeout=5`, { timeoutMs: 10_000 });
   // Once the poll holds its place (seen in Redis: probing with another poll would take a place itself).
-  const admin = createClient({ url: redis.url });
-  await admin.connect();
-  try {
-    await eventually(async () => (await admin.sCard(createKeys().userConnections(sub))) === 3, "three places held");
-  } finally {
-    await admin.close();
-  }
+  const admin = await redis.admin();
+  await eventually(async () => (await admin.sCard(createKeys().userConnections(sub))) === 3, "three places held");
   const refused = await http(`${B.url}/api/rooms/${roomId}/events?token=${token}`);
   expect([refused.status, refused.body.error.code]).toEqual([429, "limit_exceeded"]);
   stream.close();

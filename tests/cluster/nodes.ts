@@ -44,7 +44,8 @@ export async function startNode(
       PATH: process.env.PATH,
       PORT: String(port),
       HOST: "127.0.0.1",
-      REDIS_URL: redisUrl,
+      // A redis:// URL, or a Redis Cluster's seeds (tests/helpers/shared-redis.ts).
+      ...(redisUrl.startsWith("redis") ? { REDIS_URL: redisUrl } : { REDIS_CLUSTER_NODES: redisUrl }),
       NODE_ID: nodeId,
       JWT_SECRET: TEST_SECRET,
       DEV_TOKENS: "1",

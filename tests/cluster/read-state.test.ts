@@ -4,15 +4,15 @@
  */
 import type { Message, ReadUpdate } from "../../shared";
 import { closeAllClients, collect, connectClient, eventually, sleep, waitForEvent } from "../helpers/clients";
-import { startRedis, type TestRedis } from "../helpers/redis-server";
+import { startSharedRedis, type SharedRedis } from "../helpers/shared-redis";
 import { signToken, uniqueUserId } from "../helpers/tokens";
 import { joinRoom, request, sendMessage, startNode, stopAllNodes, type NodeProcess } from "./nodes";
 
-let redis: TestRedis;
+let redis: SharedRedis;
 let A: NodeProcess;
 let B: NodeProcess;
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await startSharedRedis();
   const env = { RATE_BURST: "1000", RATE_PER_SEC: "1000", READ_BROADCAST_MAX_MEMBERS: "3" };
   [A, B] = await Promise.all([startNode(redis.url, "reads-a", env), startNode(redis.url, "reads-b", env)]);
 }, 30_000);

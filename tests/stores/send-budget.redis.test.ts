@@ -13,7 +13,7 @@ let redis: TestRedis;
 let kit: Kit;
 beforeAll(async () => {
   redis = await startRedis();
-  kit = await openKit("redis", redis, { RATE_BURST: "3", RATE_PER_SEC: "1" });
+  kit = await openKit("redis", { env: { REDIS_URL: redis.url } }, { RATE_BURST: "3", RATE_PER_SEC: "1" });
   await kit.follow("budget-room");
 });
 afterAll(async () => {

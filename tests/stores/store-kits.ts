@@ -13,7 +13,7 @@ import { createRedisStores, type RedisStores } from "../../server/redis/redis-st
 import { createPostgresRecords, type PostgresRecords } from "../../server/postgres/pg-stores";
 import { createMemoryStores, type Stores } from "../../server/stores";
 import { startPostgres, type TestPostgres } from "../helpers/postgres-server";
-import { startRedis, type TestRedis } from "../helpers/redis-server";
+import { startSharedRedis, type SharedRedis } from "../helpers/shared-redis";
 import { TEST_SECRET } from "../helpers/tokens";
 
 export type Kind = "memory" | "redis" | "postgres";
@@ -72,13 +72,16 @@ async function postgresNode(config: Config, prefix: string, databaseUrl: string)
   };
 }
 
+/** Where a kit's Redis is: the environment that points a node at it (REDIS_URL or REDIS_CLUSTER_NODES). */
+export type KitRedis = Pick<SharedRedis, "env">;
+
 export async function openKit(
   kind: Kind,
-  redis: TestRedis | undefined,
+  redis: KitRedis | undefined,
   env: Record<string, string> = {},
   postgres?: TestPostgres,
 ): Promise<Kit> {
-  const config = kitConfig({ ...env, ...(redis ? { REDIS_URL: redis.url } : {}) });
+  const config = kitConfig({ ...env, ...redis?.env });
   let a: Stores;
   let b: Stores;
   if (kind === "memory") {
@@ -91,14 +94,14 @@ export async function openKit(
   } else if (kind === "redis") {
     if (!redis) throw new Error("a Redis kit needs the test's redis-server");
     const prefix = `t${process.pid}-${++counter}:`;
-    a = await redisStores(kitConfig({ ...env, REDIS_URL: redis.url, NODE_ID: `${prefix}a` }), prefix);
-    b = await redisStores(kitConfig({ ...env, REDIS_URL: redis.url, NODE_ID: `${prefix}b` }), prefix);
+    a = await redisStores(kitConfig({ ...env, ...redis.env, NODE_ID: `${prefix}a` }), prefix);
+    b = await redisStores(kitConfig({ ...env, ...redis.env, NODE_ID: `${prefix}b` }), prefix);
   } else {
     if (!redis || !postgres) throw new Error("a PostgreSQL kit needs the test's redis-server and PostgreSQL");
     const prefix = `t${process.pid}-${++counter}:`;
     const database = await postgres.createDatabase();
     const node = (id: string) =>
-      postgresNode(kitConfig({ ...env, REDIS_URL: redis.url, NODE_ID: `${prefix}${id}` }), prefix, database);
+      postgresNode(kitConfig({ ...env, ...redis.env, NODE_ID: `${prefix}${id}` }), prefix, database);
     [a, b] = await Promise.all([node("a"), node("b")]);
   }
   const events: RoomEvent[] = [];
@@ -138,10 +141,10 @@ export type { RedisStores };
  * every kit the file opened is closed. Returns a function that opens a kit of a kind over them.
  */
 export function useContractServers(): (kind: Kind, env?: Record<string, string>) => Promise<Kit> {
-  let redis: TestRedis | undefined;
+  let redis: SharedRedis | undefined;
   let postgres: TestPostgres | undefined;
   beforeAll(async () => {
-    [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+    [redis, postgres] = await Promise.all([startSharedRedis(), startPostgres()]);
   }, 30_000);
   afterAll(async () => {
     await closeKits();
@@ -151,12 +154,12 @@ export function useContractServers(): (kind: Kind, env?: Record<string, string>)
   return (kind, env = {}) => openKit(kind, redis, env, postgres);
 }
 
-/** Only the private redis-server, for the Redis-only files (no PostgreSQL started). */
-export function useContractRedis(): () => TestRedis {
-  let redis: TestRedis | undefined;
+/** Only the private Redis, for the Redis-only files (no PostgreSQL started). */
+export function useContractRedis(): () => SharedRedis {
+  let redis: SharedRedis | undefined;
   beforeAll(async () => {
-    redis = await startRedis();
-  });
+    redis = await startSharedRedis();
+  }, 30_000);
   afterAll(async () => {
     await closeKits();
     await redis?.stop();
