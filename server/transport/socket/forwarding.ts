@@ -101,6 +101,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
   const tunnels = new Set<Duplex>();
+  const parsed = new Map<string, URL>();
 
   const forwardedFor = (req: IncomingMessage): string => {
     const header = req.headers["x-forwarded-for"];
@@ -117,7 +118,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       count(kind, "unknown");
       return undefined;
     }
-    return new URL(base);
+    let url = parsed.get(base);
+    if (!url) {
+      url = new URL(base);
+      // Few nodes, but a directory entry may change: keep the map small all the same.
+      if (parsed.size >= 64) parsed.clear();
+      parsed.set(base, url);
+    }
+    return url;
   };
 
   return {
@@ -239,12 +247,16 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   };
 }
 
-/** The `sid` query parameter of a request URL, decoded as Engine.IO decodes it. */
+/**
+ * The `sid` query parameter of a request URL, decoded as Engine.IO decodes it (URLSearchParams); the common case,
+ * one of our ids with nothing to decode, without building the whole parameter list.
+ */
 export function sidOf(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
-  const query = url.indexOf("?");
-  if (query < 0) return undefined;
-  return new URLSearchParams(url.slice(query + 1)).get("sid") ?? undefined;
+  const match = /[?&]sid=([^&#]*)/.exec(url);
+  if (!match) return undefined;
+  if (/^[A-Za-z0-9._-]*$/.test(match[1]!)) return match[1];
+  return new URLSearchParams(url.slice(url.indexOf("?") + 1)).get("sid") ?? undefined;
 }
 
 /** The upgrade request as it came (same line, same headers in order), with our X-Forwarded-For and mark. */
