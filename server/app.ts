@@ -141,6 +141,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       directory: stores.directory,
       trustProxyHops: config.trustProxyHops,
       onForwarded: (transport, outcome) => metrics.forwarded.inc({ transport, outcome }),
+      onMisrouted: (tag) =>
+        logger.warn(
+          { tag, advertiseUrl: config.advertiseUrl },
+          "another node forwarded here a request of a session this node did not issue: some node's ADVERTISE_URL " +
+            "points at this node (each node needs its own, reachable from the others)",
+        ),
     });
   if (stores.socketAdapter) io.adapter(stores.socketAdapter);
   const webhooks =

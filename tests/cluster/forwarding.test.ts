@@ -284,6 +284,7 @@ describe("the forwarder alone", () => {
       directory: createStaticDirectory("FRONTtag", new Map([[ownerTag, ownerUrl]])),
       trustProxyHops,
       onForwarded: (kind, outcome) => outcomes.push(`${kind} ${outcome}`),
+      onMisrouted: (tag) => outcomes.push(`misrouted ${tag}`),
     });
     front = createServer((req, res) => {
       const tag = forwarder.ownerOf(req);
@@ -330,7 +331,7 @@ describe("the forwarder alone", () => {
   });
 
   test("a request already forwarded, or of this node, or without a sid, is served here", async () => {
-    await startFront(1);
+    const outcomes = await startFront(1);
     for (const [url, headers] of [
       [`/socket.io/?EIO=4&transport=polling&sid=${ownerTag}.abc`, { [FORWARDED_HEADER]: "OTHERtag" }],
       [`/socket.io/?EIO=4&transport=polling&sid=FRONTtag.abc`, {}],
@@ -338,6 +339,8 @@ describe("the forwarder alone", () => {
     ] as const) {
       expect((await request(`${frontUrl}${url}`, { headers })).status).toBe(599);
     }
+    // A forwarded request of a session this node did not issue: some node advertises this node's address.
+    expect(outcomes).toEqual([`misrouted ${ownerTag}`]);
   });
 
   test("a crafted sid never makes the node connect outside the directory", async () => {

@@ -56,6 +56,11 @@ export interface ForwarderOptions {
    */
   idleTimeoutMs?: number;
   onForwarded?(kind: ForwardKind, outcome: ForwardOutcome): void;
+  /**
+   * Another node forwarded here a request of a session this node did not issue: some node's directory entry (its
+   * `ADVERTISE_URL`) points at this node. Called at most once a minute.
+   */
+  onMisrouted?(tag: string): void;
 }
 
 export interface Forwarder {
@@ -102,6 +107,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const httpsAgent = new HttpsAgent(agentOptions);
   const tunnels = new Set<Duplex>();
   const parsed = new Map<string, URL>();
+  let misroutedAt = -Infinity;
 
   const forwardedFor = (req: IncomingMessage): string => {
     const header = req.headers["x-forwarded-for"];
@@ -130,10 +136,17 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
   return {
     ownerOf(req) {
-      if (req.headers[FORWARDED_HEADER] !== undefined) return undefined;
       const sid = sidOf(req.url);
       const tag = sid === undefined ? undefined : sessionTag(sid);
-      return tag === undefined || tag === directory.tag ? undefined : tag;
+      if (tag === undefined || tag === directory.tag) return undefined;
+      if (req.headers[FORWARDED_HEADER] !== undefined) {
+        if (options.onMisrouted && Date.now() - misroutedAt > 60_000) {
+          misroutedAt = Date.now();
+          options.onMisrouted(tag);
+        }
+        return undefined;
+      }
+      return tag;
     },
 
     forwardRequest(req, res, owner, serveHere) {
@@ -215,6 +228,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           });
           upstream.once(https ? "secureConnect" : "connect", () => {
             connected = true;
+            // The client gave up while this node connected.
+            if (socket.destroyed) return void upstream.destroy();
             upstream.setNoDelay(true);
             upstream.setTimeout(idleTimeoutMs);
             if ("setNoDelay" in socket) (socket as Socket).setNoDelay(true);
