@@ -200,3 +200,39 @@ test(`polling, upgrading, /ws, SSE and REST poll clients chat through round-robi
     plain.close();
   }
 }, 60_000);
+
+test("a polling client whose session's node dies reconnects through nginx to a live node", async () => {
+  const doomed = await startNode({ nodeId: "rr-doomed", redisUrl: redis.url });
+  const front = await startNginx([nodes[0]!.address, nodes[1]!.address, doomed.address]);
+  try {
+    // Round-robin: within a few tries a session opens on the doomed node.
+    let socket: HuddleClient | undefined;
+    for (let attempt = 0; attempt < 12 && !socket; attempt++) {
+      const candidate = createClient(front.url, {
+        transports: ["polling"],
+        reconnection: true,
+        reconnectionDelay: 100,
+      });
+      if ((await connected(candidate)).nodeId === "rr-doomed") socket = candidate;
+      else candidate.close();
+    }
+    if (!socket) throw new Error("no session opened on rr-doomed");
+    const room = `rr-dies-${Math.random().toString(36).slice(2, 8)}`;
+    expect(await ack(socket, "room:join", { roomId: room })).toMatchObject({ ok: true });
+    const reason = waitForEvent<string>(socket, "disconnect", { timeoutMs: 10_000 });
+    const again = waitForEvent<{ nodeId: string }>(socket, "session", { timeoutMs: 15_000 });
+    const killedAt = Date.now();
+    doomed.child.kill("SIGKILL");
+    const why = await reason;
+    expect(why).toMatch(/transport (error|close)/);
+    expect((await again).nodeId).not.toBe("rr-doomed");
+    process.stderr.write(`owner killed: "${why}", new session ${Date.now() - killedAt} ms later\n`);
+    expect(await ack(socket, "room:join", { roomId: room })).toMatchObject({ ok: true });
+    expect(await ack(socket, "message:send", { roomId: room, text: "after the node died" })).toMatchObject({
+      ok: true,
+    });
+  } finally {
+    await front.stop();
+    await doomed.stop();
+  }
+}, 30_000);
