@@ -1,7 +1,8 @@
 /**
  * `createApp(config, deps)`: one Huddle node. It owns the HTTP server and
  * routes each request to the right adapter: `/socket.io/` to the Socket.IO
- * engine (after the Origin check, on both transports), `/ws` upgrades to the
+ * engine (after the Origin check, on both transports), or, with many nodes, to
+ * the node that holds its Engine.IO session (forwarding.ts), `/ws` upgrades to the
  * plain WebSocket endpoint (after the same check), everything else to
  * Express. Nothing here reads the environment or holds global state, so a test
  * can run many apps in one process.
@@ -23,6 +24,7 @@ import { createLocalDelivery } from "./transport/delivery";
 import { createHttpApi } from "./transport/http/http-api";
 import { createOriginPolicy } from "./transport/http/origin";
 import { createSocketServer, type HuddleServer } from "./transport/socket/socket-server";
+import { createForwarder } from "./transport/socket/forwarding";
 import type { CommandHooks } from "./transport/commands";
 import { createWsEndpoint } from "./transport/ws/ws-endpoint";
 import { roomKey } from "./transport/socket/room-keys";
@@ -116,6 +118,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const socketServer = createSocketServer({
     services,
     nodeId: config.nodeId,
+    nodeTag: stores.directory?.tag,
     roomReady: (roomId) => delivery?.ready(roomId) ?? Promise.resolve(),
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     maxPayloadBytes: config.maxPayloadBytes,
@@ -131,6 +134,20 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   io = socketServer.io;
   watchSocketIo(io, protection.slowConsumers);
   const { engine } = socketServer;
+  // Many nodes: a Socket.IO request of a session held by another node is forwarded there (no sticky sessions, §12).
+  const forwarder =
+    stores.directory &&
+    createForwarder({
+      directory: stores.directory,
+      trustProxyHops: config.trustProxyHops,
+      onForwarded: (transport, outcome) => metrics.forwarded.inc({ transport, outcome }),
+      onMisrouted: (tag) =>
+        logger.warn(
+          { tag, advertiseUrl: config.advertiseUrl },
+          "another node forwarded here a request of a session this node did not issue: some node's ADVERTISE_URL " +
+            "points at this node (each node needs its own, reachable from the others)",
+        ),
+    });
   if (stores.socketAdapter) io.adapter(stores.socketAdapter);
   const webhooks =
     config.webhook && stores.outbox
@@ -207,6 +224,9 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       // Before anything else: a handshake flood must cost as little as possible.
       if (protection.gate.refuseRequest(req, res)) return;
       if (!origins.isAllowed(req)) return refuseRequest(res, 403, "origin not allowed");
+      // Even while draining: the session lives on, elsewhere.
+      const owner = forwarder?.ownerOf(req);
+      if (owner !== undefined) return forwarder!.forwardRequest(req, res, owner, () => engine.handleRequest(req, res));
       if (draining) return refuseRequest(res, 503, "server is shutting down");
       return void engine.handleRequest(req, res);
     }
@@ -229,6 +249,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     if (!origins.isAllowed(req)) return refuseUpgrade(socket, 403, "Forbidden");
     if (draining) return refuseUpgrade(socket, 503, "Service Unavailable");
     if (plain) return wsEndpoint.handleUpgrade(req, socket, head);
+    const owner = forwarder?.ownerOf(req);
+    if (owner !== undefined) {
+      return forwarder!.forwardUpgrade(req, socket, head, owner, () => engine.handleUpgrade(req, socket, head));
+    }
     engine.handleUpgrade(req, socket, head);
   });
 
@@ -262,6 +286,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       const wsClosed = wsEndpoint.close(3000);
       await socketServer.settled(3000);
       socketServer.closeTransports();
+      // WebSockets of other nodes' sessions through this one: their clients reconnect through the balancer.
+      forwarder?.close();
       await new Promise((resolve) => setTimeout(resolve, 50));
       await wsClosed;
       await webhooks?.close();

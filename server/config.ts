@@ -18,6 +18,10 @@
  * | `CONNECT_RATE_PER_IP`, `CONNECT_BURST_PER_IP` | 50, 200 | new connections a second per client address, and the burst; `CONNECT_RATE_PER_IP=0` turns the limit off |
  * | `TRUST_PROXY` | 0 | how many proxies in front append to `X-Forwarded-For`; 1 (or true) behind our nginx template |
  *
+ * Scale-out without sticky sessions (§12): `ADVERTISE_URL` (default `http://<hostname>:<PORT>`) is the base URL
+ * at which the other nodes reach this one. With Redis, a Socket.IO request (or upgrade) that reaches a node
+ * other than the one holding its Engine.IO session is forwarded there (transport/socket/forwarding.ts).
+ *
  * `CLIENT_MSG_ID_TTL_MS` (default 600000, 10 min; revision 2 of the contract) is how long a `clientMsgId`
  * is remembered at least, so that a retry returns the first message. In Redis each remembered send is a
  * short key holding the message's id, not a copy of the message.
@@ -93,6 +97,11 @@ export interface Config {
   readonly connectRate?: { readonly perSecond: number; readonly burst: number };
   /** Proxies in front that append to `X-Forwarded-For` (0: the TCP peer is the client). */
   readonly trustProxyHops: number;
+  /**
+   * Where the other nodes reach this one (`ADVERTISE_URL`, an http:// or https:// base URL, no path): with Redis,
+   * Socket.IO requests of this node's sessions that land on another node are forwarded here.
+   */
+  readonly advertiseUrl: string;
   /** Node heartbeats in Redis: refresh interval, time-to-live, and how often dead nodes are looked for. */
   readonly presence: { readonly heartbeatMs: number; readonly ttlMs: number; readonly reapMs: number };
 }
@@ -247,6 +256,17 @@ export function loadConfig(
     }
   }
 
+  const advertiseRaw = read("ADVERTISE_URL");
+  let advertiseUrl = `http://${defaults.hostname ?? hostname()}:${port}`;
+  if (advertiseRaw !== undefined) {
+    if (isBaseUrl(advertiseRaw)) advertiseUrl = new URL(advertiseRaw).origin;
+    else {
+      problems.push(
+        `ADVERTISE_URL must be an http:// or https:// URL with a host and no path, query or credentials, such as http://huddle-1:3000 (got ${JSON.stringify(advertiseRaw)})`,
+      );
+    }
+  }
+
   const logLevelRaw = read("LOG_LEVEL") ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevelRaw)})`);
@@ -287,6 +307,7 @@ export function loadConfig(
     warnings: Object.freeze(warnings),
     redisAdapter: read("REDIS_ADAPTER") === "sharded" ? "sharded" : "classic",
     redisReplicaAcks: integer("REDIS_REPLICA_ACKS", redisClusterNodes ? 1 : 0, 0, 10),
+    advertiseUrl,
     presence: Object.freeze({
       heartbeatMs: integer("PRESENCE_HEARTBEAT_MS", 3000, 50, 60_000),
       ttlMs: integer("PRESENCE_TTL_MS", 10_000, 200, 300_000),
@@ -310,6 +331,25 @@ function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** An http(s) origin: scheme, host and optional port, at most a trailing "/" (other nodes send requests there). */
+function isBaseUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === "http:" || url.protocol === "https:") &&
+      url.hostname !== "" &&
+      url.username === "" &&
+      url.password === "" &&
+      url.pathname === "/" &&
+      url.search === "" &&
+      url.hash === "" &&
+      /^https?:\/\/[^/?#]+\/?$/i.test(value)
+    );
   } catch {
     return false;
   }

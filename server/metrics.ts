@@ -14,6 +14,7 @@ export interface Metrics {
   readonly connectionsRefused: Counter<"code">;
   readonly slowConsumersDisconnected: Counter<"transport">;
   readonly slowConsumersLagging: Gauge<"transport">;
+  readonly forwarded: Counter<"transport" | "outcome">;
 }
 
 export function createMetrics(options: { nodeId: string; countRooms: () => number }): Metrics {
@@ -64,6 +65,12 @@ export function createMetrics(options: { nodeId: string; countRooms: () => numbe
       name: "huddle_slow_consumers_lagging",
       help: "Connections past half of MAX_BUFFERED_BYTES (typing updates are not sent to them), by transport",
       labelNames: ["transport"],
+      registers: [registry],
+    }),
+    forwarded: new Counter({
+      name: "huddle_socketio_forwarded_total",
+      help: "Socket.IO requests (polling) and upgrades (websocket) of a session held by another node, sent on to it; outcome ok, unknown (no live node has the session's tag: answered Session ID unknown) or failed (the node could not be reached)",
+      labelNames: ["transport", "outcome"],
       registers: [registry],
     }),
     ackLatency: new Histogram({

@@ -15,6 +15,7 @@ import type { ReadStore } from "./features/reads/read.store";
 import { createMemoryOutbox } from "./features/webhooks/outbox.memory";
 import type { OutboxStore } from "./features/webhooks/outbox.store";
 import { createMemoryBanStore, type BanStore } from "./features/moderation/ban.store";
+import type { NodeDirectory } from "./core/node-directory";
 
 export interface Stores {
   readonly bus: RoomEventBus;
@@ -35,6 +36,8 @@ export interface Stores {
   /** The per-user `room:join` budget (§13). */
   readonly joinLimiter: RateLimiter;
   readonly connections: ConnectionRegistry;
+  /** Where each node is, for forwarding Socket.IO requests to the node holding their session; absent on one node. */
+  readonly directory?: NodeDirectory;
   /** The Socket.IO adapter that makes cluster-wide Socket.IO operations reach every node; absent on one node. */
   readonly socketAdapter?: ServerOptions["adapter"];
   /** True while the stores can serve (Redis reachable); always true in memory. */

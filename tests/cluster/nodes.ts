@@ -50,6 +50,7 @@ export async function startNode(
       JWT_SECRET: TEST_SECRET,
       DEV_TOKENS: "1",
       LOG_LEVEL: "warn",
+      ADVERTISE_URL: `http://127.0.0.1:${port}`,
       ...FAST_PRESENCE,
       ...env,
     },

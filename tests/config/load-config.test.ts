@@ -227,6 +227,14 @@ describe("each variable", () => {
     expect(loadConfig({ NODE_ID: "node-7" }).nodeId).toBe("node-7");
   });
 
+  test("ADVERTISE_URL: http://<hostname>:<PORT> unless set; kept as an origin", () => {
+    expect(loadConfig({}, { hostname: "box" }).advertiseUrl).toBe("http://box:3000");
+    expect(loadConfig({ PORT: "3005" }, { hostname: "box" }).advertiseUrl).toBe("http://box:3005");
+    expect(loadConfig({ ADVERTISE_URL: "http://huddle-2:3000" }).advertiseUrl).toBe("http://huddle-2:3000");
+    expect(loadConfig({ ADVERTISE_URL: "https://10.0.0.7:8443/" }).advertiseUrl).toBe("https://10.0.0.7:8443");
+    expect(loadConfig({ ADVERTISE_URL: "http://[fd00::7]:3000" }).advertiseUrl).toBe("http://[fd00::7]:3000");
+  });
+
   test("LOG_LEVEL", () => {
     expect(loadConfig({ LOG_LEVEL: "debug" }).logLevel).toBe("debug");
   });
@@ -251,6 +259,11 @@ describe("each variable", () => {
 describe("bad values are refused with one line naming the variable", () => {
   test.each<[string, Env, string]>([
     ["PORT=abc", { PORT: "abc" }, "PORT"],
+    ["ADVERTISE_URL without a scheme", { ADVERTISE_URL: "huddle-1:3000" }, "ADVERTISE_URL"],
+    ["ADVERTISE_URL=ftp://", { ADVERTISE_URL: "ftp://huddle-1" }, "ADVERTISE_URL"],
+    ["ADVERTISE_URL with a path", { ADVERTISE_URL: "http://huddle-1:3000/huddle" }, "ADVERTISE_URL"],
+    ["ADVERTISE_URL with a query", { ADVERTISE_URL: "http://huddle-1:3000?x=1" }, "ADVERTISE_URL"],
+    ["ADVERTISE_URL with credentials", { ADVERTISE_URL: "http://user:pw@huddle-1:3000" }, "ADVERTISE_URL"],
     ["PORT=70000", { PORT: "70000" }, "PORT"],
     ["PORT=-1", { PORT: "-1" }, "PORT"],
     ["PORT=80.5", { PORT: "80.5" }, "PORT"],

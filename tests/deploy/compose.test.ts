@@ -87,6 +87,15 @@ describe("compose.yaml topology", () => {
     expect(readFileSync(join(REPO_ROOT, "nginx", "default.conf.template"), "utf8")).not.toContain("9090");
   });
 
+  test("gives each node the address the other nodes forward its sessions' requests to: its service name", () => {
+    for (const [name, service] of appServices) {
+      expect({ name, advertise: environmentOf(service).ADVERTISE_URL }).toEqual({
+        name,
+        advertise: `http://${name}:3000`,
+      });
+    }
+  });
+
   test("gives each node its own NODE_ID", () => {
     const ids = appServices.map(([, service]) => environmentOf(service).NODE_ID);
     if (appServices.length === 1) return expect(ids[0]).toBeUndefined(); // replicas: the default (host name and pid) is unique
@@ -125,7 +134,7 @@ describe("compose.yaml topology", () => {
       .split("\n")
       .map((line) => line.trim());
     const expected = appServices.map(([name]) => `server ${name}:3000;`);
-    // One line per service name: a scaled service behind one name would share one point set on the hash ring.
+    // One line per node: each is its own service, with its own name to advertise (ADVERTISE_URL).
     expect(upstreams.sort()).toEqual(expected.sort());
     expect(appServices.every(([, service]) => (service.deploy?.replicas ?? 1) === 1)).toBe(true);
   });

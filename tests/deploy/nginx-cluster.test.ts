@@ -1,8 +1,8 @@
 /**
- * Two nodes behind the repo's nginx template, sharing a private redis-server,
- * behave as one service for every kind of client: each scenario puts its
- * clients on different nodes (by source address, see through-nginx.ts) and
- * checks they see each other.
+ * Two nodes behind the repo's nginx template (round-robin), sharing a private
+ * redis-server, behave as one service for every kind of client: each scenario
+ * puts its clients on different nodes (connecting until they land there, see
+ * through-nginx.ts) and checks they see each other.
  */
 import { closeAllClients, waitForEvent, collect, eventually } from "../helpers/clients";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
@@ -11,25 +11,16 @@ import { signToken } from "../helpers/tokens";
 import { startNginx, type TestNginx } from "./nginx-harness";
 import { startNode, type NodeProcess } from "./node-processes";
 import { openPlain } from "../ws/ws-client";
-import { ack, addressesByNode, connectFrom, destroyAgents, http, type Connected } from "./through-nginx";
+import { ack, connectTo, destroyAgents, http, type Connected } from "./through-nginx";
 
 let redis: TestRedis;
 let nodes: NodeProcess[] = [];
 let nginx: TestNginx;
-let byNode: Map<string, string[]>;
-/** The node that nginx gives plain `fetch` (source 127.0.0.1), and the other one. */
-let localNode: string;
-let otherNode: string;
 
 beforeAll(async () => {
   redis = await startRedis();
   nodes = await Promise.all(["node-a", "node-b"].map((nodeId) => startNode({ nodeId, redisUrl: redis.url })));
   nginx = await startNginx(nodes.map((node) => node.address));
-  byNode = await addressesByNode(nginx.url, ["node-a", "node-b"]);
-  const probe = await connectFrom(nginx.url, "127.0.0.1", { transport: "websocket" });
-  localNode = probe.session.nodeId;
-  otherNode = localNode === "node-a" ? "node-b" : "node-a";
-  probe.socket.close();
 }, 30_000);
 afterEach(() => {
   closeAllClients();
@@ -42,7 +33,16 @@ afterAll(async () => {
 });
 
 const roomId = () => `cluster-${Math.random().toString(36).slice(2, 10)}`;
-const on = (nodeId: string, index = 0) => byNode.get(nodeId)![index]!;
+
+/** A plain /ws client whose connection landed on `nodeId` (round-robin: a few tries at most). */
+async function openPlainOn(nodeId: string, token: string) {
+  for (let attempt = 0; attempt < 12; attempt++) {
+    const plain = await openPlain(nginx.url, { query: { token, v: "1" } });
+    if ((await plain.event("session")).nodeId === nodeId) return plain;
+    plain.close();
+  }
+  throw new Error(`no /ws connection landed on ${nodeId}`);
+}
 
 async function joined(client: Connected, room: string) {
   const result = await ack(client.socket, "room:join", { roomId: room });
@@ -52,8 +52,8 @@ async function joined(client: Connected, room: string) {
 
 describe("clients on different nodes, through nginx", () => {
   test("polling-only clients on the two nodes chat, and both see one order", async () => {
-    const alice = await connectFrom(nginx.url, on("node-a"), { transport: "polling", claims: { name: "Alice" } });
-    const bob = await connectFrom(nginx.url, on("node-b"), { transport: "polling", claims: { name: "Bob" } });
+    const alice = await connectTo(nginx.url, "node-a", { transport: "polling", claims: { name: "Alice" } });
+    const bob = await connectTo(nginx.url, "node-b", { transport: "polling", claims: { name: "Bob" } });
     expect([alice.session.nodeId, bob.session.nodeId]).toEqual(["node-a", "node-b"]);
     const room = roomId();
     await joined(alice, room);
@@ -79,8 +79,8 @@ describe("clients on different nodes, through nginx", () => {
   });
 
   test("a WebSocket client and a polling client on the two nodes see each other's presence and messages", async () => {
-    const ws = await connectFrom(nginx.url, on("node-a"), { transport: "websocket", claims: { name: "Wes" } });
-    const poll = await connectFrom(nginx.url, on("node-b"), { transport: "polling", claims: { name: "Polly" } });
+    const ws = await connectTo(nginx.url, "node-a", { transport: "websocket", claims: { name: "Wes" } });
+    const poll = await connectTo(nginx.url, "node-b", { transport: "polling", claims: { name: "Polly" } });
     const room = roomId();
     await joined(ws, room);
     const joinSeen = waitForEvent(ws.socket, "presence:join", { timeoutMs: 3000 });
@@ -111,10 +111,9 @@ describe("clients on different nodes, through nginx", () => {
 
   test("a plain /ws client and a Socket.IO client on the two nodes chat", async () => {
     const token = signToken({ name: "Plain" });
-    const plain = await openPlain(nginx.url, { query: { token, v: "1" }, localAddress: on("node-a", 1) });
+    const plain = await openPlainOn("node-a", token);
     try {
-      expect((await plain.event("session")).nodeId).toBe("node-a");
-      const sio = await connectFrom(nginx.url, on("node-b", 1), { transport: "websocket", claims: { name: "Sio" } });
+      const sio = await connectTo(nginx.url, "node-b", { transport: "websocket", claims: { name: "Sio" } });
       const room = roomId();
       expect(await plain.request("room:join", { roomId: room })).toMatchObject({ ok: true });
       await joined(sio, room);
@@ -131,50 +130,60 @@ describe("clients on different nodes, through nginx", () => {
 });
 
 describe("HTTP streams fed from the other node, through nginx", () => {
-  test("an SSE stream gets a message sent through Socket.IO on the other node while it stays open", async () => {
+  test("an SSE stream gets messages sent through Socket.IO on either node while it stays open", async () => {
     const room = roomId();
     const sse = await openSse(`${nginx.url}/api/rooms/${room}/events?token=${signToken()}`);
     try {
-      const sender = await connectFrom(nginx.url, on(otherNode), { transport: "websocket" });
-      expect(sender.session.nodeId).not.toBe(localNode);
-      await joined(sender, room);
-      for (const text of ["one", "two"]) {
-        await ack(sender.socket, "message:send", { roomId: room, text });
-        expect(JSON.parse((await sse.next("message", 3000)).data)).toMatchObject({ text });
+      // The stream is on one of the two nodes: one of the senders is on the other.
+      for (const nodeId of ["node-a", "node-b"]) {
+        const sender = await connectTo(nginx.url, nodeId, { transport: "websocket" });
+        await joined(sender, room);
+        for (const text of [`one from ${nodeId}`, `two from ${nodeId}`]) {
+          await ack(sender.socket, "message:send", { roomId: room, text });
+          expect(JSON.parse((await sse.next("message", 3000)).data)).toMatchObject({ text });
+        }
       }
     } finally {
       sse.close();
     }
   });
 
-  test("a long poll on one node is answered by a message sent on the other node", async () => {
-    const room = roomId();
-    const token = signToken();
-    const sender = await connectFrom(nginx.url, on(otherNode), { transport: "websocket" });
-    await joined(sender, room);
-    const first = (await ack(sender.socket, "message:send", { roomId: room, text: "before" })).message;
-    const poll = http(`${nginx.url}/api/rooms/${room}/poll?after=${encodeURIComponent(first.id)}&timeout=25`, {
-      headers: { authorization: `Bearer ${token}` },
-      timeoutMs: 8000,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await ack(sender.socket, "message:send", { roomId: room, text: "during" });
-    const answer = await poll;
-    expect(answer.status).toBe(200);
-    expect(answer.json()).toMatchObject({ messages: [{ text: "during" }] });
-  });
+  test.each(["node-a", "node-b"])(
+    "a long poll (on whichever node) is answered by a message sent on %s",
+    async (nodeId) => {
+      const room = roomId();
+      const token = signToken();
+      const sender = await connectTo(nginx.url, nodeId, { transport: "websocket" });
+      await joined(sender, room);
+      const first = (await ack(sender.socket, "message:send", { roomId: room, text: "before" })).message;
+      const poll = http(`${nginx.url}/api/rooms/${room}/poll?after=${encodeURIComponent(first.id)}&timeout=25`, {
+        headers: { authorization: `Bearer ${token}` },
+        timeoutMs: 8000,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await ack(sender.socket, "message:send", { roomId: room, text: "during" });
+      const answer = await poll;
+      expect(answer.status).toBe(200);
+      expect(answer.json()).toMatchObject({ messages: [{ text: "during" }] });
+    },
+  );
 
-  test("a REST publish on one node reaches a socket on the other", async () => {
+  test("a REST publish (on whichever node) reaches polling sockets on both nodes", async () => {
     const room = roomId();
-    const listener = await connectFrom(nginx.url, on(otherNode), { transport: "polling" });
-    await joined(listener, room);
-    const delivered = waitForEvent(listener.socket, "message:new", { timeoutMs: 3000 });
+    const listeners = [
+      await connectTo(nginx.url, "node-a", { transport: "polling" }),
+      await connectTo(nginx.url, "node-b", { transport: "polling" }),
+    ];
+    for (const listener of listeners) await joined(listener, room);
+    const delivered = listeners.map((listener) => waitForEvent(listener.socket, "message:new", { timeoutMs: 3000 }));
     const response = await http(`${nginx.url}/api/rooms/${room}/messages`, {
       method: "POST",
       headers: { authorization: `Bearer ${signToken()}`, "content-type": "application/json" },
       body: JSON.stringify({ text: "rest across nodes" }),
     });
     expect(response.status).toBe(201);
-    await expect(delivered).resolves.toMatchObject({ id: response.json().message.id, text: "rest across nodes" });
+    for (const arrival of delivered) {
+      await expect(arrival).resolves.toMatchObject({ id: response.json().message.id, text: "rest across nodes" });
+    }
   });
 });

@@ -90,7 +90,7 @@ describe("rendering", () => {
       child.child.stdin!.end(template);
       const { stdout } = await child;
       expect(stdout).toBe(renderTemplate(template, variables));
-      expect(stdout).toContain("hash $remote_addr consistent;");
+      expect(uncommented(stdout)).not.toMatch(/^\s*hash\s/m);
       expect(stdout).toContain("    server 127.0.0.1:4001;\n    server 127.0.0.1:4002;");
       expect(stdout).toContain("listen 8080;");
     },
@@ -119,9 +119,10 @@ describe("choices the running tests cannot wait for", () => {
     }
   });
 
-  test("hashes on the client address with a consistent ring, so a polling session stays on one node", () => {
+  test("balances plain round-robin: no sticky sessions (the nodes forward polling requests to their session)", () => {
     const upstream = locationBlock(template, /upstream huddle_nodes \{/);
-    expect(upstream).toMatch(/^\s*hash \$remote_addr consistent;/m);
+    expect(upstream).not.toMatch(/^\s*(hash|ip_hash|sticky|least_conn|random)\b/m);
+    expect(upstream).toContain("${HUDDLE_UPSTREAMS");
   });
 });
 

@@ -1,9 +1,9 @@
 /**
  * A real nginx running the repo's template in front of two real node
- * processes. Everything here is about what nginx itself does (stickiness,
- * upgrades, buffering, Host forwarding, body limits), so each scenario keeps
- * its traffic on one node and needs no Redis; nginx-cluster.test.ts covers
- * clients spread over both nodes.
+ * processes sharing a private redis-server. Everything here is about what
+ * nginx itself does (round-robin without stickiness, upgrades, buffering,
+ * Host forwarding, body limits); nginx-cluster.test.ts covers clients chatting
+ * across the nodes, round-robin.test.ts every kind of client at once.
  */
 import { startApp, stopAllApps } from "../helpers/app";
 import { closeAllClients, createClient, waitForEvent } from "../helpers/clients";
@@ -12,16 +12,17 @@ import { signToken } from "../helpers/tokens";
 import { startNginx, type TestNginx } from "./nginx-harness";
 import { startNode, type NodeProcess } from "./node-processes";
 import { openPlain } from "../ws/ws-client";
-import { ack, addressesByNode, connectFrom, destroyAgents, fromAddress, http } from "./through-nginx";
+import { startRedis, type TestRedis } from "../helpers/redis-server";
+import { ack, connectFrom, destroyAgents, http } from "./through-nginx";
 
+let redis: TestRedis;
 let nodes: NodeProcess[] = [];
 let nginx: TestNginx;
-let byNode: Map<string, string[]>;
 
 beforeAll(async () => {
-  nodes = await Promise.all([startNode({ nodeId: "node-a" }), startNode({ nodeId: "node-b" })]);
+  redis = await startRedis();
+  nodes = await Promise.all(["node-a", "node-b"].map((nodeId) => startNode({ nodeId, redisUrl: redis.url })));
   nginx = await startNginx(nodes.map((node) => node.address));
-  byNode = await addressesByNode(nginx.url, ["node-a", "node-b"]);
 }, 30_000);
 afterEach(() => {
   closeAllClients();
@@ -31,96 +32,98 @@ afterAll(async () => {
   await nginx?.stop();
   await Promise.all(nodes.map((node) => node.stop()));
   await stopAllApps();
+  await redis?.stop();
 });
 
 const roomId = () => `nginx-${Math.random().toString(36).slice(2, 10)}`;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-describe("sticky sessions", () => {
-  test("spreads clients from different source addresses over both nodes", () => {
-    expect(byNode.get("node-a")!.length).toBeGreaterThanOrEqual(2);
-    expect(byNode.get("node-b")!.length).toBeGreaterThanOrEqual(2);
-  });
+/** Polling requests a node forwarded to the node holding their session, from its /metrics. */
+async function forwardedPolling(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = /huddle_socketio_forwarded_total\{[^}]*transport="polling",outcome="ok"[^}]*\} (\d+)/.exec(text);
+  return Number(match?.[1] ?? 0);
+}
 
-  test("sends every connection from one address to the same node", async () => {
-    for (const [nodeId, addresses] of byNode) {
-      for (const transport of ["websocket", "polling"] as const) {
-        const { session } = await connectFrom(nginx.url, addresses[0]!, { transport });
-        expect({ transport, nodeId: session.nodeId }).toEqual({ transport, nodeId });
-      }
+describe("round-robin, no sticky sessions", () => {
+  test("spreads connections over both nodes", async () => {
+    const landed = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const { socket, session } = await connectFrom(nginx.url, "127.0.0.1", { transport: "websocket" });
+      landed.add(session.nodeId);
+      socket.close();
     }
+    expect([...landed].sort()).toEqual(["node-a", "node-b"]);
   });
 
-  test.each(["node-a", "node-b"])("keeps a polling-only client on %s for many requests (sticky)", async (nodeId) => {
-    const { socket, session } = await connectFrom(nginx.url, byNode.get(nodeId)![0]!, { transport: "polling" });
-    expect(session.nodeId).toBe(nodeId);
+  test("a polling-only client keeps one session over many requests spread over both nodes", async () => {
+    const { socket } = await connectFrom(nginx.url, "127.0.0.1", { transport: "polling" });
+    const sid = socket.io.engine.id;
     const disconnects: string[] = [];
     socket.on("disconnect", (reason) => disconnects.push(reason));
     const room = roomId();
     expect(await ack(socket, "room:join", { roomId: room })).toMatchObject({ ok: true });
-    // Each send is a POST and each message:new comes back on a GET: dozens of separate HTTP requests.
+    // Each send is a POST and each message:new comes back on a GET: dozens of separate HTTP requests, which nginx
+    // sends to the two nodes in turn; the node that does not hold the session forwards them to the one that does.
     for (let i = 0; i < 15; i++) {
       const delivered = waitForEvent(socket, "message:new", { predicate: (m: any) => m.text === `poll ${i}` });
       expect(await ack(socket, "message:send", { roomId: room, text: `poll ${i}` })).toMatchObject({ ok: true });
       await delivered;
     }
     expect(socket.io.engine.transport.name).toBe("polling");
+    expect(socket.io.engine.id).toBe(sid);
     expect(disconnects).toEqual([]);
     expect(socket.connected).toBe(true);
+    const forwarded = await Promise.all(nodes.map((node) => forwardedPolling(node.url)));
+    expect(forwarded.reduce((a, b) => a + b)).toBeGreaterThan(0);
   });
 
-  test("without the hash line (round robin) a polling client breaks, which is why the template has it", async () => {
-    const roundRobin = await startNginx(
+  test("with the optional hash line uncommented, a polling client stays on one node: nothing is forwarded", async () => {
+    const sticky = await startNginx(
       nodes.map((node) => node.address),
-      { transform: (rendered) => rendered.replace(/^\s*hash \$remote_addr consistent;$/m, "") },
+      { transform: (rendered) => rendered.replace(/^(\s*)# (hash \$remote_addr consistent;)$/m, "$1$2") },
     );
     try {
-      const socket = createClient(roundRobin.url, { transport: "polling" });
-      const outcome = await new Promise<string>((resolve) => {
-        socket.once("connect_error", (error) => resolve(`connect_error: ${error.message}`));
-        socket.once("disconnect", (reason) => resolve(`disconnect: ${reason}`));
-        socket.once("connect", async () => {
-          const room = roomId();
-          try {
-            for (let i = 0; i < 6; i++) await ack(socket, "room:join", { roomId: room }, 2000);
-            resolve("survived");
-          } catch (error) {
-            resolve(String(error));
-          }
-        });
-      });
-      expect(outcome).not.toBe("survived");
+      expect(sticky.rendered).toMatch(/^\s*hash \$remote_addr consistent;$/m);
+      const before = await Promise.all(nodes.map((node) => forwardedPolling(node.url)));
+      const socket = createClient(sticky.url, { transport: "polling" });
+      await waitForEvent(socket, "session", { timeoutMs: 5000 });
+      const room = roomId();
+      for (let i = 0; i < 5; i++) expect(await ack(socket, "room:join", { roomId: room })).toMatchObject({ ok: true });
+      expect(await Promise.all(nodes.map((node) => forwardedPolling(node.url)))).toEqual(before);
     } finally {
-      await roundRobin.stop();
+      await sticky.stop();
     }
   });
 
-  test("upgrades a polling client to WebSocket on the node that holds its session", async () => {
-    const [nodeId, addresses] = [...byNode][0]!;
-    const socket = createClient(nginx.url, { transports: ["polling", "websocket"], ...fromAddress(addresses[1]!) });
-    const session = waitForEvent(socket, "session", { timeoutMs: 5000 });
-    const upgraded = new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("timed out waiting for the websocket upgrade")), 5000);
-      socket.io.on("open", () =>
-        socket.io.engine.once("upgrade", (transport: { name: string }) => {
-          clearTimeout(timer);
-          resolve(transport.name);
-        }),
-      );
-    });
-    expect((await session).nodeId).toBe(nodeId);
-    await expect(upgraded).resolves.toBe("websocket");
-    const room = roomId();
-    expect(await ack(socket, "room:join", { roomId: room })).toMatchObject({ ok: true });
-    const echo = waitForEvent(socket, "message:new");
-    await ack(socket, "message:send", { roomId: room, text: "after upgrade" });
-    await expect(echo).resolves.toMatchObject({ text: "after upgrade" });
+  test("upgrades a polling client to WebSocket, wherever the upgrade request lands", async () => {
+    for (let i = 0; i < 4; i++) {
+      const socket = createClient(nginx.url, { transports: ["polling", "websocket"] });
+      const session = waitForEvent(socket, "session", { timeoutMs: 5000 });
+      const upgraded = new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("timed out waiting for the websocket upgrade")), 5000);
+        socket.io.on("open", () =>
+          socket.io.engine.once("upgrade", (transport: { name: string }) => {
+            clearTimeout(timer);
+            resolve(transport.name);
+          }),
+        );
+      });
+      await session;
+      await expect(upgraded).resolves.toBe("websocket");
+      const room = roomId();
+      expect(await ack(socket, "room:join", { roomId: room })).toMatchObject({ ok: true });
+      const echo = waitForEvent(socket, "message:new");
+      await ack(socket, "message:send", { roomId: room, text: "after upgrade" });
+      await expect(echo).resolves.toMatchObject({ text: "after upgrade" });
+      socket.close();
+    }
   });
 });
 
 describe("WebSocket through nginx", () => {
   test("a WebSocket-only client joins, sends and receives", async () => {
-    const { socket } = await connectFrom(nginx.url, byNode.get("node-b")![0]!, { transport: "websocket" });
+    const { socket } = await connectFrom(nginx.url, "127.0.0.1", { transport: "websocket" });
     const room = roomId();
     expect(await ack(socket, "room:join", { roomId: room })).toMatchObject({ ok: true, members: [expect.any(Object)] });
     const echo = waitForEvent(socket, "message:new");
@@ -151,7 +154,7 @@ describe("WebSocket through nginx", () => {
 
 describe("streams through nginx", () => {
   test("an SSE stream gets each message while it stays open (not buffered until it ends)", async () => {
-    // fetch comes from 127.0.0.1, and so do the publishes: same node, no Redis needed.
+    // The stream and the publishes may be on different nodes: Redis carries the messages between them.
     const token = signToken();
     const room = roomId();
     const sse = await openSse(`${nginx.url}/api/rooms/${room}/events?token=${token}`);

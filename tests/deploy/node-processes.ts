@@ -46,6 +46,9 @@ export async function startNode(options: NodeOptions): Promise<NodeProcess> {
     JWT_SECRET: TEST_SECRET,
     DEV_TOKENS: "1",
     LOG_LEVEL: "warn",
+    // Where the other nodes forward this node's Socket.IO requests (the default, <hostname>:PORT, listens on
+    // HOST, loopback here).
+    ADVERTISE_URL: `http://127.0.0.1:${port}`,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };

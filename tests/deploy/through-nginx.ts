@@ -1,7 +1,8 @@
 /**
- * Clients that reach nginx from a chosen loopback source address. nginx hashes
- * `$remote_addr`, and every local client comes from 127.0.0.1 unless told
- * otherwise, so without this all test clients would land on one node.
+ * Clients through nginx. nginx balances round-robin, so a client lands on
+ * whichever node is next: `connectTo` connects until one lands on the node a
+ * test wants. Clients may also come from a chosen loopback source address
+ * (`connectFrom`, `fromAddress`).
  *
  * Verified with engine.io-client 6.6: the polling transport uses only the
  * `agent` option (its XHR shim ignores `localAddress`); the websocket
@@ -49,27 +50,18 @@ export async function connectFrom(url: string, address: string, options: ClientO
 }
 
 /**
- * Probes source addresses until each of `nodeIds` has `perNode` addresses that
- * nginx sends to it. Consistent hashing over two nodes splits addresses
- * roughly evenly, so a few dozen candidates are plenty.
+ * Connects through nginx until the client's session is on `nodeId` (closing those that landed elsewhere):
+ * round-robin over a few nodes gets there within a few tries.
  */
-export async function addressesByNode(
-  url: string,
-  nodeIds: readonly string[],
-  perNode = 2,
-): Promise<Map<string, string[]>> {
-  const found = new Map<string, string[]>(nodeIds.map((id) => [id, []]));
-  const enough = () => [...found.values()].every((list) => list.length >= perNode);
-  for (let n = 2; n < 250 && !enough(); n += 8) {
-    const batch = Array.from({ length: 8 }, (_, i) => loopback(n + i));
-    const probes = await Promise.all(batch.map((address) => connectFrom(url, address, { transport: "websocket" })));
-    for (const { socket, session, address } of probes) {
-      found.get(session.nodeId)?.push(address);
-      socket.close();
-    }
+export async function connectTo(url: string, nodeId: string, options: ClientOptions = {}): Promise<Connected> {
+  const seen: string[] = [];
+  for (let attempt = 0; attempt < 12; attempt++) {
+    const client = await connectFrom(url, "127.0.0.1", options);
+    if (client.session.nodeId === nodeId) return client;
+    seen.push(client.session.nodeId);
+    client.socket.close();
   }
-  if (!enough()) throw new Error(`could not find ${perNode} source addresses per node: ${JSON.stringify([...found])}`);
-  return found;
+  throw new Error(`no connection landed on ${nodeId} in 12 tries (landed on ${seen.join(", ")})`);
 }
 
 /** Emits `event` with an ack and resolves with the ack, or fails naming the event. */

@@ -20,6 +20,7 @@ import {
 } from "../../../shared";
 import { AuthError, type Identity } from "../../auth/tokens";
 import { createConnection, type Connection } from "../../core/connection";
+import { newSessionId } from "../../core/node-directory";
 import type { Services } from "../../services";
 import { createCommands, isClientEventName, type CommandHooks, type CommandTarget } from "../commands";
 import { admitConnection, releaseConnection, sessionInfo } from "../session";
@@ -32,6 +33,11 @@ type HuddleSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServ
 export interface SocketServerOptions {
   services: Services;
   nodeId: string;
+  /**
+   * This node's tag in the node directory: when set, Engine.IO session ids start with it, so that any node can
+   * forward a request of a session here (forwarding.ts). Unset (one node): Engine.IO's own ids.
+   */
+  nodeTag?: string;
   maxConnectionsPerUser: number;
   maxPayloadBytes: number;
   typingTtlMs: number;
@@ -76,6 +82,8 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     // The app has already refused disallowed origins; echo the allowed ones for cross-origin polling.
     cors: { origin: true, credentials: true },
   });
+  const { nodeTag } = options;
+  if (nodeTag !== undefined) engine.generateId = () => newSessionId(nodeTag);
   const io: HuddleServer = new Server({ serveClient: false, cleanupEmptyChildNamespaces: true });
   io.bind(engine);
   engine.use(releaseUpgradeResponse);
