@@ -69,7 +69,7 @@ export function createRedisDirectory(options: RedisDirectoryOptions): RedisDirec
     stopped = true;
     clearTimeout(timer);
   };
-  const register = () => guard(() => client.sendCommand(["SET", key(tag), url, "PX", String(options.ttlMs)]));
+  const register = () => guard(() => client.set(key(tag), url, { expiration: { type: "PX", value: options.ttlMs } }));
 
   const remember = (of: string, found: string | undefined) => {
     if (cache.size >= maxCached && !cache.has(of)) {
@@ -84,7 +84,7 @@ export function createRedisDirectory(options: RedisDirectoryOptions): RedisDirec
 
   const fetch = async (of: string): Promise<string | undefined> => {
     try {
-      const found = (await guard(() => client.sendCommand(["GET", key(of)]))) as string | null;
+      const found = await guard(() => client.get(key(of)));
       const valid = found !== null && isHttpUrl(found) ? found : undefined;
       remember(of, valid);
       return valid;
