@@ -1,12 +1,36 @@
 /** @type {import('jest').Config} */
-module.exports = {
+const common = {
   testEnvironment: "node",
   roots: ["<rootDir>/tests"],
-  testMatch: ["**/*.test.ts"],
   transform: {
     // Type checking is `tsc`'s job in `npm test`; ts-jest only transpiles, which keeps test start-up fast.
     "^.+\\.ts$": ["ts-jest", { isolatedModules: true, tsconfig: "tsconfig.json" }],
   },
-  testTimeout: 30000,
+};
+
+/** The suites that run a second time on a private Redis Cluster (tests/helpers/shared-redis.ts, §12). */
+const ON_REDIS_CLUSTER = [
+  "stores/messages.contract",
+  "stores/message-changes.contract",
+  "stores/reads.contract",
+  "stores/presence-typing.contract",
+  "stores/limits.contract",
+  "cluster/cross-node",
+  "cluster/read-state",
+  "cluster/limits",
+  "cluster/locality",
+];
+
+module.exports = {
   maxWorkers: 2,
+  testTimeout: 30000,
+  projects: [
+    { ...common, displayName: "redis", testMatch: ["**/*.test.ts"] },
+    {
+      ...common,
+      displayName: "redis-cluster",
+      testMatch: ON_REDIS_CLUSTER.map((name) => `<rootDir>/tests/${name}.test.ts`),
+      setupFiles: ["<rootDir>/tests/helpers/on-redis-cluster.js"],
+    },
+  ],
 };

@@ -90,7 +90,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     for (const name of io?.of("/").adapter.rooms.keys() ?? []) if (name.startsWith(roomKey(""))) rooms++;
     return rooms;
   };
-  const metrics = createMetrics({ nodeId: config.nodeId, countRooms });
+  const metrics = createMetrics({ nodeId: config.nodeId, countRooms, countFollowed: () => delivery?.followed() ?? 0 });
   const services = createServices(
     config,
     stores,

@@ -8,6 +8,7 @@ export interface Metrics {
   readonly registry: Registry;
   readonly connections: Gauge<"transport">;
   readonly rooms: Gauge;
+  readonly roomsFollowed: Gauge;
   readonly messages: Counter;
   readonly errors: Counter<"code">;
   readonly ackLatency: Histogram<"event">;
@@ -17,7 +18,12 @@ export interface Metrics {
   readonly forwarded: Counter<"transport" | "outcome">;
 }
 
-export function createMetrics(options: { nodeId: string; countRooms: () => number }): Metrics {
+export function createMetrics(options: {
+  nodeId: string;
+  countRooms: () => number;
+  /** Rooms whose events this node receives (a member, a stream or a poll here, or lingering; §12). */
+  countFollowed?: () => number;
+}): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: options.nodeId });
   // Includes nodejs_eventloop_lag_seconds and its percentiles, the event-loop lag of §5.
@@ -36,6 +42,14 @@ export function createMetrics(options: { nodeId: string; countRooms: () => numbe
       registers: [registry],
       collect() {
         this.set(options.countRooms());
+      },
+    }),
+    roomsFollowed: new Gauge({
+      name: "huddle_bus_rooms_followed",
+      help: "Rooms whose events this node receives from the bus: those it serves, and those lingering after",
+      registers: [registry],
+      collect() {
+        this.set(options.countFollowed?.() ?? 0);
       },
     }),
     messages: new Counter({

@@ -27,8 +27,13 @@ export interface Keys {
   order(roomId: string): string;
   /** A room's message ids by the position of their latest change (sorted set). */
   revs(roomId: string): string;
-  /** The first message stored for a (room, user, clientMsgId): its id, seq and ts. */
-  sent(roomId: string, userId: string, clientMsgId: string): string;
+  /**
+   * A room's remembered sends of one time window (hash: `sentField` → the first message's "n seq ts", n its
+   * position in the room's epoch): one hash a window, not a key a send, keeps a remembered send under 100 bytes.
+   */
+  sent(roomId: string, window: number): string;
+  /** A (user, clientMsgId)'s field in a room's remembered sends: a 72-bit digest. */
+  sentField(userId: string, clientMsgId: string): string;
   /** A room's webhook events not delivered yet (stream, in change order), with the claim on its head and its attempts. */
   webhookQueue(roomId: string): string;
   webhookLease(roomId: string): string;
@@ -88,8 +93,9 @@ export function createKeys(prefix = "huddle:"): Keys {
     messages: (roomId) => `${room(roomId)}msg`,
     order: (roomId) => `${room(roomId)}idx`,
     revs: (roomId) => `${room(roomId)}rev`,
-    // A digest of (user, clientMsgId): short keys keep a remembered send small, whatever the ids' lengths.
-    sent: (roomId, userId, clientMsgId) => `${room(roomId)}s:${digest(`${userId}\n${clientMsgId}`)}`,
+    sent: (roomId, window) => `${room(roomId)}s:${window}`,
+    // A digest of (user, clientMsgId): short fields keep a remembered send small, whatever the ids' lengths.
+    sentField: (userId, clientMsgId) => digest(`${userId}\n${clientMsgId}`).slice(0, 12),
     webhookQueue: (roomId) => `${room(roomId)}wh`,
     webhookLease: (roomId) => `${room(roomId)}wh:lease`,
     webhookState: (roomId) => `${room(roomId)}wh:state`,

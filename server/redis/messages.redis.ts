@@ -71,10 +71,12 @@ function recordWebhookLua(queue: string, roomId: string, position: string, type:
     't', ${type}, 'a', ${at}, 'm', ${json})`;
 }
 
-// KEYS: room, messages, order, revs, sent (the room key again when there is none), reads, public reads, webhook
-// queue, [bucket (one Redis only: on a cluster the user's bucket is another slot)].
-// ARGV: now (ms), historyMax, ttlMs, channel, message JSON after its first "{" (without id, seq, rev), event head,
-// has sent, replyTo ("" for none), author id, webhooks (1/0), room id, [burst, rate, now].
+// KEYS: room, messages, order, revs, this window's sends, reads, public reads, webhook queue, the last window's
+// sends (both the room key again without a clientMsgId), [bucket (one Redis only: on a cluster the user's
+// bucket is another slot)].
+// ARGV: now (ms), historyMax, when this window's sends expire (ms), channel, message JSON after its first "{"
+// (without id, seq, rev), event head, has sent, replyTo ("" for none), author id, webhooks (1/0), room id, sent
+// field, [burst, rate, now].
 // The author's read marker (§9), if they have one, moves to their message in the same step; with webhooks
 // (§11), the event is recorded in the room's queue in the same step too.
 // Replies: {0, json} stored; {1, json} the first message of this clientMsgId; {3, "id seq ts"} the same, no
@@ -82,16 +84,17 @@ function recordWebhookLua(queue: string, roomId: string, position: string, type:
 const APPEND = defineScript(`
 local hasSent = ARGV[7] == '1'
 if hasSent then
-  local first = redis.call('GET', KEYS[5])
+  local first = redis.call('HGET', KEYS[5], ARGV[12]) or redis.call('HGET', KEYS[9], ARGV[12])
   if first then
-    local current = redis.call('HGET', KEYS[2], string.match(first, '^(%S+)'))
+    local remembered = redis.call('HGET', KEYS[1], 'e') .. '-' .. first
+    local current = redis.call('HGET', KEYS[2], string.match(remembered, '^(%S+)'))
     if current then return {1, current} end
-    return {3, first}
+    return {3, remembered}
   end
 end
 if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[8]) == 0 then return {4} end
-if #KEYS > 8 then
-  ${takeTokenLua("KEYS[9]", "ARGV[12]", "ARGV[13]", "ARGV[14]")}
+if #KEYS > 9 then
+  ${takeTokenLua("KEYS[10]", "ARGV[13]", "ARGV[14]", "ARGV[15]")}
   if not taken then return {2, string.format('%.17g', tokens)} end
 end
 ${EPOCH_LUA}
@@ -111,7 +114,10 @@ if redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[2]) then
     redis.call('HSET', KEYS[1], 'f', oldest[2])
   end
 end
-if hasSent then redis.call('SET', KEYS[5], id .. ' ' .. seq .. ' ' .. ARGV[1], 'PX', ARGV[3]) end
+if hasSent then
+  redis.call('HSET', KEYS[5], ARGV[12], n .. ' ' .. seq .. ' ' .. ARGV[1])
+  redis.call('PEXPIREAT', KEYS[5], ARGV[3])
+end
 local marker = redis.call('HGET', KEYS[6], ARGV[9])
 if marker then
   local m = cjson.decode(marker)
@@ -248,7 +254,12 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
 
   const runAppend = async (draft: MessageDraft, bucketKeys: string[] = [], bucketArgs: number[] = []) => {
     const hasSent = draft.clientMsgId !== undefined;
-    const sentKey = hasSent ? keys.sent(draft.roomId, draft.user.id, draft.clientMsgId!) : keys.room(draft.roomId);
+    // Sends are remembered in windows of the TTL: looked up in this one and the last, kept until the end of the
+    // next, so a clientMsgId is recognised for at least the TTL (and at most twice it).
+    const window = Math.floor(draft.ts / ttlMs);
+    const [sentNow, sentLast] = hasSent
+      ? [keys.sent(draft.roomId, window), keys.sent(draft.roomId, window - 1)]
+      : [keys.room(draft.roomId), keys.room(draft.roomId)];
     if (webhooks) due(draft.roomId, draft.ts);
     const reply = (await guard(() =>
       APPEND.run(
@@ -256,16 +267,17 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
         [
           ...roomKeys(draft.roomId),
           keys.revs(draft.roomId),
-          sentKey,
+          sentNow,
           keys.reads(draft.roomId),
           keys.publicReads(draft.roomId),
           keys.webhookQueue(draft.roomId),
+          sentLast,
           ...bucketKeys,
         ],
         [
           draft.ts,
           historyMax,
-          ttlMs,
+          (window + 2) * ttlMs,
           keys.roomEvents(draft.roomId),
           draftJsonRest(draft),
           eventHead("message", draft.roomId),
@@ -274,6 +286,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
           draft.user.id,
           webhooks,
           draft.roomId,
+          hasSent ? keys.sentField(draft.user.id, draft.clientMsgId!) : "",
           ...bucketArgs,
         ],
       ),
@@ -397,10 +410,16 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
     pollFrom: (roomId, position, limit) => missed(roomId, "poll", position, limit),
 
     async findSent(roomId, userId, clientMsgId) {
-      const first = await guard(() => client.get(keys.sent(roomId, userId, clientMsgId)));
-      if (typeof first !== "string") return null;
-      const id = first.split(" ")[0]!;
-      const message = await get(roomId, id);
+      const field = keys.sentField(userId, clientMsgId);
+      const window = Math.floor(now() / ttlMs);
+      const [current, last, epoch] = await Promise.all([
+        guard(() => client.hGet(keys.sent(roomId, window), field)),
+        guard(() => client.hGet(keys.sent(roomId, window - 1), field)),
+        guard(() => client.hGet(keys.room(roomId), "e")),
+      ]);
+      const first = current ?? last;
+      if (typeof first !== "string" || typeof epoch !== "string") return null;
+      const message = await get(roomId, `${epoch}-${first.split(" ")[0]}`);
       return message && toWire(message);
     },
 

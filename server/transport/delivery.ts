@@ -36,6 +36,8 @@ export interface LocalDelivery {
   ready(roomId: string): Promise<void>;
   /** Starts sending the events meant for `userId`'s own connections (read markers) to `listener`. */
   listenUser(userId: string, listener: RoomListener): () => void;
+  /** Rooms followed now (served here, or lingering). */
+  followed(): number;
   close(): void;
 }
 
@@ -264,6 +266,7 @@ export function createLocalDelivery(bus: RoomEventBus, io: LooseServer, options:
       };
     },
     ready: (roomId) => order.ready(roomId),
+    followed: () => order.followed(),
     close() {
       unsubscribe();
       order.close();
