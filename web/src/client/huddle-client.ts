@@ -23,7 +23,9 @@ import { HuddleClientError, isTransient } from "./errors";
 import { createOutbox, newClientMsgId, type OutboxEntry } from "./outbox";
 import { createRequest, toClientError } from "./request";
 import { routeLiveEvents } from "./live-events";
+import { createModerationCalls } from "./moderation";
 import { createReadCalls } from "./reads";
+import { createRest } from "./rest";
 import { createRoomTrack, mergeJoin, type RoomTrack } from "./room-tracker";
 import { createSender } from "./sender";
 import { createTypingThrottle } from "./typing-throttle";
@@ -58,6 +60,12 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
   });
 
   const request = createRequest(socket, ackTimeoutMs);
+  const rest = createRest({
+    url: options.url,
+    // The token the socket uses; before the first connection asked for one, ask now.
+    token: async () => connection.token ?? options.getToken({ reason: "initial" }),
+    timeoutMs: ackTimeoutMs,
+  });
   const report = (entry: OutboxEntry | undefined) => entry && events.emit("outbox", entry);
   const sender = createSender({
     outbox,
@@ -301,6 +309,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     pending: () => outbox.all(),
     ...createChangeCalls({ request, inRoom }),
     ...createReadCalls({ request, inRoom, whenConnected }),
+    ...createModerationCalls(rest),
 
     async history(roomId, historyOptions = {}) {
       await inRoom(roomId);

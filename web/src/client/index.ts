@@ -4,6 +4,7 @@
  */
 export { createHuddleClient } from "./huddle-client";
 export type {
+  BanOptions,
   HuddleClient,
   HuddleClientOptions,
   HuddleClientEvents,
@@ -46,4 +47,5 @@ export type {
   ReadResult,
   ReadUpdate,
   RoomSummary,
+  Ban,
 } from "../../../shared/events";

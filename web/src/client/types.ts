@@ -5,6 +5,7 @@
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 import type {
   AckResults,
+  Ban,
   ClientToServerEvents,
   JoinResult,
   Message,
@@ -103,6 +104,13 @@ export interface MarkReadOptions {
   private?: boolean;
 }
 
+export interface BanOptions {
+  /** How long the ban lasts, in seconds (1 to 31,536,000). @default no end: until lifted */
+  durationSec?: number;
+  /** Why, up to 200 characters: kept with the ban and listed to moderators. */
+  reason?: string;
+}
+
 export interface HuddleClientEvents {
   state: StateChange;
   session: SessionInfo;
@@ -187,6 +195,16 @@ export interface HuddleClient {
    * `leave(roomId, { forget: true })`. Needs only the connection, not the rooms.
    */
   listRooms(): Promise<RoomSummary[]>;
+  /**
+   * Moderators (a token with `"role": "moderator"`, §11): bans `userId` from the room, at once on every node (their
+   * connections are taken out of it and get `removed`), until `durationSec` ends or the ban is lifted. Over REST:
+   * needs no joined room. Anyone else is refused `forbidden`. Banning again replaces the ban.
+   */
+  ban(roomId: string, userId: string, options?: BanOptions): Promise<Ban>;
+  /** Moderators: lifts the ban of `userId` from the room (fine when there is none); they may join again. */
+  unban(roomId: string, userId: string): Promise<void>;
+  /** Moderators: the bans in force in the room. */
+  bans(roomId: string): Promise<Ban[]>;
   /** Sends a failed message again, with the same `clientMsgId`. */
   retry(clientMsgId: string): Promise<Message>;
   /** Drops a failed message from the outbox. */
