@@ -132,7 +132,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
       if (result.status === "fulfilled") return;
       const error = toClientError(result.reason);
       if (isTransient(error)) transientFailure = error;
-      else dropRoom(ids[i]!, error);
+      else dropRefused(ids[i]!, error);
     });
     if (transientFailure) {
       // Not in sync: start over on a new connection rather than show "connected" with a room missing.
@@ -144,16 +144,31 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     sender.pump();
   }
 
-  function dropRoom(roomId: string, error: HuddleClientError) {
+  /** The room is no longer wanted, and no longer joined on this connection. */
+  function dropRoom(roomId: string, error: HuddleClientError): RoomTrack | undefined {
     const track = rooms.get(roomId);
-    if (!track) return;
+    if (!track) return undefined;
     rooms.delete(roomId);
+    joinedNow.delete(roomId);
+    joining.delete(roomId);
     track.refused = error;
     typing.reset(roomId);
     sender.failPending(error, roomId);
-    // A room never joined has a join() caller that gets the error itself.
-    if (track.everJoined) events.emit("left", { roomId, error });
+    return track;
   }
+
+  function dropRefused(roomId: string, error: HuddleClientError) {
+    const track = dropRoom(roomId, error);
+    // A room never joined has a join() caller that gets the error itself.
+    if (track?.everJoined) events.emit("left", { roomId, error });
+  }
+
+  // A moderator banned me (§11): the server has taken this connection out of the room and would refuse it back,
+  // so the room stops being wanted here, and a reconnect does not try it again.
+  socket.on("room:removed", (event) => {
+    const error = new HuddleClientError("forbidden", `a moderator removed you from room ${event.roomId}`);
+    if (dropRoom(event.roomId, error)) events.emit("removed", { ...event });
+  });
 
   /** One `room:join` per room per connection; concurrent callers share it. */
   function joinOnce(roomId: string): Promise<JoinResult> {

@@ -48,4 +48,5 @@ export type {
   ReadUpdate,
   RoomSummary,
   Ban,
+  RoomRemoved,
 } from "../../../shared/events";

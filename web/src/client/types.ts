@@ -13,6 +13,7 @@ import type {
   ReadMarker,
   ReadResult,
   ReadUpdate,
+  RoomRemoved,
   RoomSummary,
   ServerToClientEvents,
   SessionInfo,
@@ -117,6 +118,12 @@ export interface HuddleClientEvents {
   joined: JoinedEvent;
   /** The client stopped being in a room on its own (a re-join was refused). */
   left: { roomId: string; error: HuddleClientError };
+  /**
+   * A moderator took me out of the room (§11: `reason` "banned"). The client is no longer in it and will not
+   * join it again on its own (not on reconnect either); `join` it again to try, which is refused `forbidden`
+   * while the ban lasts. Messages of the room still in the outbox fail with `forbidden`. Not reported as `left`.
+   */
+  removed: RoomRemoved;
   /** A new message, each one once, in the server's order. */
   message: Message;
   /**
