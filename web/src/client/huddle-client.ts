@@ -20,6 +20,7 @@ import { createConnectionDriver } from "./connection";
 import { createStateMachine, waitUntilConnected } from "./connection-state";
 import { Emitter } from "./emitter";
 import { HuddleClientError, isTransient } from "./errors";
+import { joinAllPaced } from "./join-budget";
 import { createOutbox, newClientMsgId, type OutboxEntry } from "./outbox";
 import { createRequest, toClientError } from "./request";
 import { routeLiveEvents } from "./live-events";
@@ -125,7 +126,8 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
 
   async function rejoinAll(seq: number) {
     const ids = [...rooms.keys()];
-    const results = await Promise.allSettled(ids.map((roomId) => joinOnce(roomId)));
+    // Rooms past the join budget wait their turn (§13) rather than being dropped.
+    const results = await joinAllPaced(ids, joinOnce, () => seq === connectionSeq && !closed);
     if (seq !== connectionSeq || closed) return;
     let transientFailure: HuddleClientError | undefined;
     results.forEach((result, i) => {
