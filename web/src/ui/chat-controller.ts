@@ -19,6 +19,7 @@ import { createHuddleClient, isTransient, type HuddleClient, type HuddleClientEr
 import { createChatView } from "./chat-view";
 import { errorText, hashForRoom, isBanned, isRoomId, roomFromHash } from "./format";
 import { createMessageActions } from "./message-actions";
+import { createModerationDialogs } from "./moderation-dialogs";
 import type { RoomPrefs } from "./prefs";
 import { createSeenTracker } from "./seen-tracker";
 import { activeRoom, initialState, reduce, type Action, type ChatState } from "./store";
@@ -84,6 +85,13 @@ export function startChat(options: ChatControllerOptions): ChatController {
   );
   const { dom } = view;
   const seen = createSeenTracker(dom.scroller, dom.messages, () => scheduleMark());
+  const moderation = createModerationDialogs({
+    client,
+    getState: () => state,
+    notice: (text, kind) => notice(text, kind),
+    focusFallback: () => (dom.input.disabled ? dom.scroller : dom.input).focus(),
+    signal: abort.signal,
+  });
 
   function dispatch(action: Action) {
     if (abort.signal.aborted) return;
@@ -378,6 +386,13 @@ export function startChat(options: ChatControllerOptions): ChatController {
   });
   on(dom.loadOlder, "click", () => void loadOlder());
   on(dom.rejoin, "click", () => state.active && joinRoom(state.active));
+  on(dom.showBans, "click", () => state.active && moderation.openBans(state.active));
+  on<MouseEvent>(dom.memberList, "click", (event) => {
+    const userId = (event.target as Element).closest<HTMLElement>('[data-action="remove-member"]')?.dataset.user;
+    const room = activeRoom(state);
+    const user = room?.members.find((m) => m.id === userId);
+    if (room && user) moderation.openRemove(room.id, user);
+  });
   on(dom.replyCancel, "click", () => messageActions.cancelReply());
   // A click anywhere else closes an open reaction picker or delete confirmation.
   on<MouseEvent>(document, "click", (event) => {
@@ -434,6 +449,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
       clearInterval(listTicker);
       clearTimeout(noticeTimer);
       clearTimeout(markTimer);
+      moderation.close();
       seen.disconnect();
       client.close();
       setSidebar(false);

@@ -44,6 +44,7 @@ export function chatDom() {
     roomSummary: byId("room-members-summary"),
     copyInvite: byId<HTMLButtonElement>("copy-invite"),
     leaveRoom: byId<HTMLButtonElement>("leave-room"),
+    showBans: byId<HTMLButtonElement>("show-bans"),
     scroller: byId("scroller"),
     loadOlder: byId<HTMLButtonElement>("load-older"),
     historyStart: byId("history-start"),
@@ -149,10 +150,12 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     setText(dom.roomTitle, room?.id ?? "No room");
     setText(dom.roomSummary, removed ? "You're not in this room" : room ? plural(room.members.length, "member") : "");
     dom.copyInvite.disabled = dom.leaveRoom.disabled = !room;
+    setHidden(dom.showBans, !state.moderator);
+    dom.showBans.disabled = !room;
     dom.input.disabled = dom.send.disabled = !room || removed;
     dom.input.placeholder = removed ? "You can't write here now" : "Write a message…";
     renderRemoved(room);
-    renderMembers(room, state.me);
+    renderMembers(room, state.me, state.moderator);
     setText(dom.typing, room ? typingLine(room.typing, state.me?.id) : "");
     renderReplyBanner(room, state.me);
     if (!room) {
@@ -210,7 +213,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     dom.rejoin.setAttribute("aria-busy", String(room.rejoining === true));
   }
 
-  function renderMembers(room: RoomView | undefined, me: User | undefined) {
+  function renderMembers(room: RoomView | undefined, me: User | undefined, moderator: boolean) {
     const members = room?.members ?? [];
     // A room I was removed from: who is in it is not mine to see any more, not even as a count.
     setText(dom.memberCount, room && room.status !== "removed" ? `(${members.length})` : "");
@@ -223,6 +226,23 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
           avatar(member),
           el("span", { className: "member-name" }, member.name),
           member.id === me?.id ? el("span", { className: "member-you" }, "(you)") : null,
+          // The server decides (§11); the button is only offered to a token that says moderator.
+          moderator && member.id !== me?.id
+            ? el(
+                "button",
+                {
+                  className: "link-button member-remove",
+                  attrs: {
+                    type: "button",
+                    "data-action": "remove-member",
+                    "data-user": member.id,
+                    "aria-label": `Remove ${member.name} from the room`,
+                    title: "Remove from room",
+                  },
+                },
+                "Remove",
+              )
+            : null,
         ),
       ),
     );
