@@ -22,7 +22,13 @@ const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/
 const port = await freePort();
 const internal = await freePort();
 const child = spawn(process.execPath, ["dist/server.js"], {
-  env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", INTERNAL_PORT: String(internal), LOG_LEVEL: "error" },
+  env: {
+    PATH: process.env.PATH,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    INTERNAL_PORT: String(internal),
+    LOG_LEVEL: "error",
+  },
   stdio: "inherit",
 });
 const base = `http://127.0.0.1:${port}`;
@@ -32,7 +38,9 @@ for (let i = 0; i < 100; i++) {
   } catch {}
   await sleep(100);
 }
-const { token } = await (await fetch(`${base}/api/token`, { method: "POST", body: JSON.stringify({ name: "abuser" }) })).json();
+const { token } = await (
+  await fetch(`${base}/api/token`, { method: "POST", body: JSON.stringify({ name: "abuser" }) })
+).json();
 const rss0 = rssKiB(child.pid);
 
 // 1. 400 SSE streams at once.
@@ -71,5 +79,10 @@ const rss1 = rssKiB(child.pid);
 console.log(`RSS ${Math.round(rss0 / 1024)} MiB before, ${Math.round(rss1 / 1024)} MiB after`);
 
 // 3. /metrics on the public port and on the internal one.
-console.log("GET /metrics on PORT:", (await fetch(`${base}/metrics`)).status, "on INTERNAL_PORT:", (await fetch(`http://127.0.0.1:${internal}/metrics`)).status);
+console.log(
+  "GET /metrics on PORT:",
+  (await fetch(`${base}/metrics`)).status,
+  "on INTERNAL_PORT:",
+  (await fetch(`http://127.0.0.1:${internal}/metrics`)).status,
+);
 child.kill("SIGTERM");
