@@ -224,6 +224,13 @@ test("Escape closes the Remove dialog without removing anyone, and the focus goe
   await mona.keyboard.press("Escape");
   await dialog.waitFor({ state: "hidden", timeout: WAIT });
   expect(await removeBob().evaluate((e) => e === document.activeElement)).toBe(true);
+  // Bob starts typing: Mona's member list is drawn again (he is marked typing), and her focus stays on his button.
+  await composer(bob).fill("one more thing");
+  await mona
+    .locator("#member-list .member.is-typing[data-user] .member-name", { hasText: "Bob" })
+    .waitFor({ timeout: WAIT });
+  expect(await removeBob().evaluate((e) => e === document.activeElement)).toBe(true);
+  await composer(bob).fill("");
   await new Promise((resolve) => setTimeout(resolve, 300));
   await membersAre(mona, ["Bob", "Mona"]);
   expect(await banner().isVisible()).toBe(false);

@@ -76,6 +76,7 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
   let shownActive: string | undefined;
   /** The rooms shown as removed in the sidebar, as a key. */
   let shownRemoved = "";
+  let shownMembers: { members?: User[]; typing?: User[]; me?: User; moderator: boolean } | undefined;
   /** A room was just opened: once its "New messages" line is drawn, scroll up to it if it is out of view. */
   let revealDivider = false;
   /** Where the view last put the scroll position itself; a scroll event landing there is not the user's. */
@@ -214,6 +215,16 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
   }
 
   function renderMembers(room: RoomView | undefined, me: User | undefined, moderator: boolean) {
+    // Rebuilt only when who is here (or typing) changed, not on every message: a moderator on a Remove button
+    // keeps it, and when the list is rebuilt under it, gets the same member's back.
+    const last = shownMembers;
+    if (last && last.members === room?.members && last.typing === room?.typing && last.me === me) {
+      if (last.moderator === moderator) return;
+    }
+    shownMembers = { members: room?.members, typing: room?.typing, me, moderator };
+    const actionButtons = () => [...dom.memberList.querySelectorAll<HTMLElement>("[data-action]")];
+    const focusedAt = actionButtons().findIndex((b) => b === document.activeElement);
+    const focusedUser = actionButtons()[focusedAt]?.dataset.user;
     const members = room?.members ?? [];
     // A room I was removed from: who is in it is not mine to see any more, not even as a count.
     setText(dom.memberCount, room && room.status !== "removed" ? `(${members.length})` : "");
@@ -246,6 +257,12 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
         ),
       ),
     );
+    if (focusedUser === undefined) return;
+    // That member's button, or (they left) the one now in its place, or the composer: never nowhere.
+    const buttons = actionButtons();
+    const again =
+      buttons.find((b) => b.dataset.user === focusedUser) ?? buttons[Math.min(focusedAt, buttons.length - 1)];
+    (again ?? (dom.input.disabled ? dom.scroller : dom.input)).focus({ preventScroll: true });
   }
 
   /** "Replying to Alice: first line" above the composer, while the composer answers a message. */
