@@ -20,10 +20,13 @@ import { createConnectionDriver } from "./connection";
 import { createStateMachine, waitUntilConnected } from "./connection-state";
 import { Emitter } from "./emitter";
 import { HuddleClientError, isTransient } from "./errors";
+import { joinAllPaced } from "./join-budget";
 import { createOutbox, newClientMsgId, type OutboxEntry } from "./outbox";
 import { createRequest, toClientError } from "./request";
 import { routeLiveEvents } from "./live-events";
+import { createModerationCalls } from "./moderation";
 import { createReadCalls } from "./reads";
+import { createRest } from "./rest";
 import { createRoomTrack, mergeJoin, type RoomTrack } from "./room-tracker";
 import { createSender } from "./sender";
 import { createTypingThrottle } from "./typing-throttle";
@@ -58,6 +61,12 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
   });
 
   const request = createRequest(socket, ackTimeoutMs);
+  const rest = createRest({
+    url: options.url,
+    // The token the socket uses; before the first connection asked for one, ask now.
+    token: async () => connection.token ?? options.getToken({ reason: "initial" }),
+    timeoutMs: ackTimeoutMs,
+  });
   const report = (entry: OutboxEntry | undefined) => entry && events.emit("outbox", entry);
   const sender = createSender({
     outbox,
@@ -117,14 +126,15 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
 
   async function rejoinAll(seq: number) {
     const ids = [...rooms.keys()];
-    const results = await Promise.allSettled(ids.map((roomId) => joinOnce(roomId)));
+    // Rooms past the join budget wait their turn (§13) rather than being dropped.
+    const results = await joinAllPaced(ids, joinOnce, () => seq === connectionSeq && !closed);
     if (seq !== connectionSeq || closed) return;
     let transientFailure: HuddleClientError | undefined;
     results.forEach((result, i) => {
       if (result.status === "fulfilled") return;
       const error = toClientError(result.reason);
       if (isTransient(error)) transientFailure = error;
-      else dropRoom(ids[i]!, error);
+      else dropRefused(ids[i]!, error);
     });
     if (transientFailure) {
       // Not in sync: start over on a new connection rather than show "connected" with a room missing.
@@ -136,16 +146,31 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     sender.pump();
   }
 
-  function dropRoom(roomId: string, error: HuddleClientError) {
+  /** The room is no longer wanted, and no longer joined on this connection. */
+  function dropRoom(roomId: string, error: HuddleClientError): RoomTrack | undefined {
     const track = rooms.get(roomId);
-    if (!track) return;
+    if (!track) return undefined;
     rooms.delete(roomId);
+    joinedNow.delete(roomId);
+    joining.delete(roomId);
     track.refused = error;
     typing.reset(roomId);
     sender.failPending(error, roomId);
-    // A room never joined has a join() caller that gets the error itself.
-    if (track.everJoined) events.emit("left", { roomId, error });
+    return track;
   }
+
+  function dropRefused(roomId: string, error: HuddleClientError) {
+    const track = dropRoom(roomId, error);
+    // A room never joined has a join() caller that gets the error itself.
+    if (track?.everJoined) events.emit("left", { roomId, error });
+  }
+
+  // A moderator banned me (§11): the server has taken this connection out of the room and would refuse it back,
+  // so the room stops being wanted here, and a reconnect does not try it again.
+  socket.on("room:removed", (event) => {
+    const error = new HuddleClientError("forbidden", `a moderator removed you from room ${event.roomId}`);
+    if (dropRoom(event.roomId, error)) events.emit("removed", { ...event });
+  });
 
   /** One `room:join` per room per connection; concurrent callers share it. */
   function joinOnce(roomId: string): Promise<JoinResult> {
@@ -301,6 +326,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     pending: () => outbox.all(),
     ...createChangeCalls({ request, inRoom }),
     ...createReadCalls({ request, inRoom, whenConnected }),
+    ...createModerationCalls(rest),
 
     async history(roomId, historyOptions = {}) {
       await inRoom(roomId);

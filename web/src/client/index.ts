@@ -4,6 +4,7 @@
  */
 export { createHuddleClient } from "./huddle-client";
 export type {
+  BanOptions,
   HuddleClient,
   HuddleClientOptions,
   HuddleClientEvents,
@@ -46,4 +47,6 @@ export type {
   ReadResult,
   ReadUpdate,
   RoomSummary,
+  Ban,
+  RoomRemoved,
 } from "../../../shared/events";

@@ -5,6 +5,7 @@
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 import type {
   AckResults,
+  Ban,
   ClientToServerEvents,
   JoinResult,
   Message,
@@ -12,6 +13,7 @@ import type {
   ReadMarker,
   ReadResult,
   ReadUpdate,
+  RoomRemoved,
   RoomSummary,
   ServerToClientEvents,
   SessionInfo,
@@ -103,12 +105,25 @@ export interface MarkReadOptions {
   private?: boolean;
 }
 
+export interface BanOptions {
+  /** How long the ban lasts, in seconds (1 to 31,536,000). @default no end: until lifted */
+  durationSec?: number;
+  /** Why, up to 200 characters: kept with the ban and listed to moderators. */
+  reason?: string;
+}
+
 export interface HuddleClientEvents {
   state: StateChange;
   session: SessionInfo;
   joined: JoinedEvent;
   /** The client stopped being in a room on its own (a re-join was refused). */
   left: { roomId: string; error: HuddleClientError };
+  /**
+   * A moderator took me out of the room (§11: `reason` "banned"). The client is no longer in it and will not
+   * join it again on its own (not on reconnect either); `join` it again to try, which is refused `forbidden`
+   * while the ban lasts. Messages of the room still in the outbox fail with `forbidden`. Not reported as `left`.
+   */
+  removed: RoomRemoved;
   /** A new message, each one once, in the server's order. */
   message: Message;
   /**
@@ -187,6 +202,16 @@ export interface HuddleClient {
    * `leave(roomId, { forget: true })`. Needs only the connection, not the rooms.
    */
   listRooms(): Promise<RoomSummary[]>;
+  /**
+   * Moderators (a token with `"role": "moderator"`, §11): bans `userId` from the room, at once on every node (their
+   * connections are taken out of it and get `removed`), until `durationSec` ends or the ban is lifted. Over REST:
+   * needs no joined room. Anyone else is refused `forbidden`. Banning again replaces the ban.
+   */
+  ban(roomId: string, userId: string, options?: BanOptions): Promise<Ban>;
+  /** Moderators: lifts the ban of `userId` from the room (fine when there is none); they may join again. */
+  unban(roomId: string, userId: string): Promise<void>;
+  /** Moderators: the bans in force in the room. */
+  bans(roomId: string): Promise<Ban[]>;
   /** Sends a failed message again, with the same `clientMsgId`. */
   retry(clientMsgId: string): Promise<Message>;
   /** Drops a failed message from the outbox. */

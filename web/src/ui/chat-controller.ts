@@ -17,8 +17,9 @@
 import { checkMessageText } from "../../../shared/text";
 import { createHuddleClient, isTransient, type HuddleClient, type HuddleClientError } from "../client";
 import { createChatView } from "./chat-view";
-import { errorText, hashForRoom, isRoomId, roomFromHash } from "./format";
+import { errorText, hashForRoom, isBanned, isRoomId, roomFromHash } from "./format";
 import { createMessageActions } from "./message-actions";
+import { createModerationDialogs } from "./moderation-dialogs";
 import type { RoomPrefs } from "./prefs";
 import { createSeenTracker } from "./seen-tracker";
 import { activeRoom, initialState, reduce, type Action, type ChatState } from "./store";
@@ -84,6 +85,13 @@ export function startChat(options: ChatControllerOptions): ChatController {
   );
   const { dom } = view;
   const seen = createSeenTracker(dom.scroller, dom.messages, () => scheduleMark());
+  const moderation = createModerationDialogs({
+    client,
+    getState: () => state,
+    notice: (text, kind) => notice(text, kind),
+    focusFallback: () => (dom.input.disabled ? dom.scroller : dom.input).focus(),
+    signal: abort.signal,
+  });
 
   function dispatch(action: Action) {
     if (abort.signal.aborted) return;
@@ -209,6 +217,10 @@ export function startChat(options: ChatControllerOptions): ChatController {
   client.on("session", (info) => dispatch({ type: "session", user: info.user, moderator: options.moderator }));
   client.on("joined", (event) => {
     if (event.reset) asked.delete(event.roomId);
+    // Back in after a removal: the banner whose button had the focus goes, the composer is the place to be.
+    if (document.activeElement === dom.rejoin && event.roomId === state.active) {
+      afterRenderTasks.push(() => dom.input.focus());
+    }
     dispatch({ type: "joined", event });
     if (event.roomId === state.active) fetchMarkers(event.roomId);
   });
@@ -225,9 +237,24 @@ export function startChat(options: ChatControllerOptions): ChatController {
   client.on("typing", (update) => dispatch({ type: "typing", roomId: update.roomId, users: update.users }));
   client.on("outbox", (entry) => dispatch({ type: "outbox", entry }));
   client.on("left", ({ roomId, error }) => {
+    // Banned while away: the reconnect's join was refused. The same as being removed while here.
+    if (isBanned(error)) return removed(roomId);
     dispatch({ type: "left", roomId });
     notice(`You left #${roomId}: ${errorText(error)}`);
   });
+  client.on("removed", ({ roomId }) => removed(roomId));
+
+  /** A moderator took me out (§11): the room stays, read-only, with the reason in view and a way to try again. */
+  function removed(roomId: string, refusal?: string) {
+    drafts.delete(roomId);
+    asked.delete(roomId);
+    const typing = roomId === state.active && document.activeElement === dom.input;
+    dispatch({ type: "removed", roomId, refusal });
+    // The composer is disabled under the cursor: the way back in takes the focus rather than nothing.
+    if (typing) afterRenderTasks.push(() => dom.rejoin.focus());
+    // The room's banner says it where I look; from another room, only a notice can.
+    if (roomId !== state.active) notice(`A moderator removed you from #${roomId}`);
+  }
 
   // ── intents ────────────────────────────────────────────────────────────────
   function joinRoom(raw: string, { show = true }: { show?: boolean } = {}): boolean {
@@ -240,8 +267,10 @@ export function startChat(options: ChatControllerOptions): ChatController {
     dispatch({ type: "joining", roomId });
     if (show) dispatch({ type: "select", roomId });
     client.join(roomId).catch((error: HuddleClientError) => {
-      // Offline: the room stays wanted and is joined on reconnect. Refused: it goes.
+      // Offline: the room stays wanted and is joined on reconnect. Refused: it goes, unless for a ban: then it
+      // stays in view as removed, and says why the door is shut.
       if (isTransient(error)) return;
+      if (isBanned(error)) return removed(roomId, "You can't rejoin yet: the ban is still on.");
       dispatch({ type: "left", roomId });
       notice(`Couldn't join #${roomId}: ${errorText(error)}`);
     });
@@ -356,6 +385,14 @@ export function startChat(options: ChatControllerOptions): ChatController {
     );
   });
   on(dom.loadOlder, "click", () => void loadOlder());
+  on(dom.rejoin, "click", () => state.active && joinRoom(state.active));
+  on(dom.showBans, "click", () => state.active && moderation.openBans(state.active));
+  on<MouseEvent>(dom.memberList, "click", (event) => {
+    const userId = (event.target as Element).closest<HTMLElement>('[data-action="remove-member"]')?.dataset.user;
+    const room = activeRoom(state);
+    const user = room?.members.find((m) => m.id === userId);
+    if (room && user) moderation.openRemove(room.id, user);
+  });
   on(dom.replyCancel, "click", () => messageActions.cancelReply());
   // A click anywhere else closes an open reaction picker or delete confirmation.
   on<MouseEvent>(document, "click", (event) => {
@@ -412,6 +449,7 @@ export function startChat(options: ChatControllerOptions): ChatController {
       clearInterval(listTicker);
       clearTimeout(noticeTimer);
       clearTimeout(markTimer);
+      moderation.close();
       seen.disconnect();
       client.close();
       setSidebar(false);

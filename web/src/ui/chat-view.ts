@@ -44,6 +44,7 @@ export function chatDom() {
     roomSummary: byId("room-members-summary"),
     copyInvite: byId<HTMLButtonElement>("copy-invite"),
     leaveRoom: byId<HTMLButtonElement>("leave-room"),
+    showBans: byId<HTMLButtonElement>("show-bans"),
     scroller: byId("scroller"),
     loadOlder: byId<HTMLButtonElement>("load-older"),
     historyStart: byId("history-start"),
@@ -51,6 +52,9 @@ export function chatDom() {
     emptyRoom: byId("empty-room"),
     typing: byId("typing"),
     notice: byId("notice"),
+    removedBanner: byId("removed-banner"),
+    removedRefusal: byId("removed-refusal"),
+    rejoin: byId<HTMLButtonElement>("rejoin-room"),
     replyBanner: byId("reply-banner"),
     replyAuthor: byId("reply-author"),
     replyText: byId("reply-text"),
@@ -70,6 +74,9 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
   let shownModerator = false;
   let shownList: ChatState["list"] | undefined;
   let shownActive: string | undefined;
+  /** The rooms shown as removed in the sidebar, as a key. */
+  let shownRemoved = "";
+  let shownMembers: { members?: User[]; typing?: User[]; me?: User; moderator: boolean } | undefined;
   /** A room was just opened: once its "New messages" line is drawn, scroll up to it if it is out of view. */
   let revealDivider = false;
   /** Where the view last put the scroll position itself; a scroll event landing there is not the user's. */
@@ -90,9 +97,12 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
   }
 
   function renderRooms(state: ChatState) {
-    if (state.list === shownList && state.active === shownActive) return;
+    const removed = new Set(state.rooms.filter((r) => r.status === "removed").map((r) => r.id));
+    const removedKey = [...removed].join(" ");
+    if (state.list === shownList && state.active === shownActive && removedKey === shownRemoved) return;
     shownList = state.list;
     shownActive = state.active;
+    shownRemoved = removedKey;
     // The buttons are rebuilt: whoever was on one (Tab through the rooms) stays on that room's.
     const focused = (document.activeElement as HTMLElement | null)?.closest?.<HTMLElement>("#room-list [data-room]");
     const focusedRoom = focused?.dataset.room;
@@ -103,11 +113,12 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
         const button = el(
           "button",
           {
-            className: "room-button",
+            className: removed.has(entry.id) ? "room-button is-removed" : "room-button",
             attrs: { type: "button", "data-room": entry.id, "aria-current": current ? "true" : "false" },
           },
           el("span", { className: "room-hash", attrs: { "aria-hidden": "true" } }, "#"),
           el("span", { className: "room-name" }, entry.id),
+          removed.has(entry.id) ? el("span", { className: "room-tag" }, "removed") : null,
           unread > 0 && !current
             ? el("span", { className: "badge", attrs: { "aria-label": `${unread} unread` } }, badgeText(unread))
             : null,
@@ -136,11 +147,16 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     shownMe = state.me;
     shownModerator = state.moderator;
 
+    const removed = room?.status === "removed";
     setText(dom.roomTitle, room?.id ?? "No room");
-    setText(dom.roomSummary, room ? plural(room.members.length, "member") : "");
+    setText(dom.roomSummary, removed ? "You're not in this room" : room ? plural(room.members.length, "member") : "");
     dom.copyInvite.disabled = dom.leaveRoom.disabled = !room;
-    dom.input.disabled = dom.send.disabled = !room;
-    renderMembers(room, state.me);
+    setHidden(dom.showBans, !state.moderator);
+    dom.showBans.disabled = !room;
+    dom.input.disabled = dom.send.disabled = !room || removed;
+    dom.input.placeholder = removed ? "You can't write here now" : "Write a message…";
+    renderRemoved(room);
+    renderMembers(room, state.me, state.moderator);
     setText(dom.typing, room ? typingLine(room.typing, state.me?.id) : "");
     renderReplyBanner(room, state.me);
     if (!room) {
@@ -188,9 +204,30 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
     if (top < scroller.scrollTop) placeScroll(Math.max(0, top - 8));
   }
 
-  function renderMembers(room: RoomView | undefined, me: User | undefined) {
+  /** The room a moderator took me out of: what happened, why a rejoin was refused, and the way back in. */
+  function renderRemoved(room: RoomView | undefined) {
+    const removed = room?.status === "removed";
+    setHidden(dom.removedBanner, !removed);
+    if (!removed) return;
+    setText(dom.removedRefusal, room.refusal ?? "");
+    setText(dom.rejoin, room.rejoining ? "Rejoining…" : "Try to rejoin");
+    dom.rejoin.setAttribute("aria-busy", String(room.rejoining === true));
+  }
+
+  function renderMembers(room: RoomView | undefined, me: User | undefined, moderator: boolean) {
+    // Rebuilt only when who is here (or typing) changed, not on every message: a moderator on a Remove button
+    // keeps it, and when the list is rebuilt under it, gets the same member's back.
+    const last = shownMembers;
+    if (last && last.members === room?.members && last.typing === room?.typing && last.me === me) {
+      if (last.moderator === moderator) return;
+    }
+    shownMembers = { members: room?.members, typing: room?.typing, me, moderator };
+    const actionButtons = () => [...dom.memberList.querySelectorAll<HTMLElement>("[data-action]")];
+    const focusedAt = actionButtons().findIndex((b) => b === document.activeElement);
+    const focusedUser = actionButtons()[focusedAt]?.dataset.user;
     const members = room?.members ?? [];
-    setText(dom.memberCount, room ? `(${members.length})` : "");
+    // A room I was removed from: who is in it is not mine to see any more, not even as a count.
+    setText(dom.memberCount, room && room.status !== "removed" ? `(${members.length})` : "");
     const typingIds = new Set(room?.typing.filter((u) => u.id !== me?.id).map((u) => u.id));
     dom.memberList.replaceChildren(
       ...members.map((member) =>
@@ -200,9 +237,32 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
           avatar(member),
           el("span", { className: "member-name" }, member.name),
           member.id === me?.id ? el("span", { className: "member-you" }, "(you)") : null,
+          // The server decides (§11); the button is only offered to a token that says moderator.
+          moderator && member.id !== me?.id
+            ? el(
+                "button",
+                {
+                  className: "link-button member-remove",
+                  attrs: {
+                    type: "button",
+                    "data-action": "remove-member",
+                    "data-user": member.id,
+                    "aria-label": `Remove ${member.name} from the room`,
+                    title: "Remove from room",
+                  },
+                },
+                "Remove",
+              )
+            : null,
         ),
       ),
     );
+    if (focusedUser === undefined) return;
+    // That member's button, or (they left) the one now in its place, or the composer: never nowhere.
+    const buttons = actionButtons();
+    const again =
+      buttons.find((b) => b.dataset.user === focusedUser) ?? buttons[Math.min(focusedAt, buttons.length - 1)];
+    (again ?? (dom.input.disabled ? dom.scroller : dom.input)).focus({ preventScroll: true });
   }
 
   /** "Replying to Alice: first line" above the composer, while the composer answers a message. */
@@ -224,7 +284,8 @@ export function createChatView(actions: TimelineActions, signal: AbortSignal, no
       dom.charCount,
       over ? `Too long by ${length - max} characters` : length > max - 500 ? `${length} / ${max}` : "",
     );
-    dom.send.disabled = !activeRoom(state) || over;
+    const room = activeRoom(state);
+    dom.send.disabled = !room || room.status === "removed" || over;
   }
 
   return {

@@ -46,6 +46,8 @@ export function errorText(error: Pick<HuddleClientError, "code" | "message" | "r
   switch (error.code) {
     case "rate_limited": {
       const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
+      // Joins have their own budget (§13): "sending" would send the person looking at the composer.
+      if (/join/.test(error.message)) return `You're joining rooms too fast — try again in ${seconds} s`;
       return `You're sending too fast — try again in ${seconds} s`;
     }
     case "too_large":
@@ -55,10 +57,11 @@ export function errorText(error: Pick<HuddleClientError, "code" | "message" | "r
       if (/emojis/.test(error.message)) return "A message can carry at most 20 different reactions";
       return `The server could not accept that: ${error.message}`;
     case "forbidden":
-      // A change to someone else's message (§8) is refused with the same code as a room the token may not enter.
-      return /author|moderator/.test(error.message)
-        ? "You can only change your own messages"
-        : "You don't have access to that room";
+      // One code for several refusals (§8, §11): someone else's message, a ban, a moderator's call, the token's rooms.
+      if (isBanned(error)) return "A moderator removed you from this room";
+      if (/author/.test(error.message)) return "You can only change your own messages";
+      if (/moderator/.test(error.message)) return "Only a moderator can do that";
+      return "You don't have access to that room";
     case "not_joined":
       return "You're not in that room any more — join it again";
     case "not_found":
@@ -79,13 +82,47 @@ export function errorText(error: Pick<HuddleClientError, "code" | "message" | "r
     case "internal":
       return "Something went wrong on the server";
     case "limit_exceeded":
-      return /room/.test(error.message) ? "You are in too many rooms" : "Too many open connections";
+      return /room/.test(error.message)
+        ? "You're in too many rooms at once — leave one to join another"
+        : "Too many open connections — close another tab or window of Huddle";
   }
+}
+
+/** A `forbidden` that means a ban (§11): the server's refusal of a banned user, or the client's `removed`. */
+export const isBanned = (error: Pick<HuddleClientError, "code" | "message">): boolean =>
+  error.code === "forbidden" && /banned|removed you/.test(error.message);
+
+/** The choices of a ban's length a moderator picks from, in seconds (undefined: until lifted). */
+export const BAN_DURATIONS: readonly { label: string; seconds: number | undefined }[] = [
+  { label: "10 minutes", seconds: 600 },
+  { label: "1 hour", seconds: 3600 },
+  { label: "1 day", seconds: 86_400 },
+  { label: "Permanently", seconds: undefined },
+];
+
+/** How long a ban lasts, in words: "for 10 minutes", or "permanently" (until a moderator lifts it). */
+export function banLength(seconds: number | undefined): string {
+  const choice = BAN_DURATIONS.find((d) => d.seconds === seconds);
+  if (choice) return choice.seconds === undefined ? "permanently" : `for ${choice.label}`;
+  return `for ${Math.max(1, Math.round((seconds ?? 0) / 60))} minutes`;
+}
+
+/** When a ban ends: "until 14:30" today, "until Tue 3 Jun, 14:30" later, "until lifted" without an end. */
+export function banUntil(until: number | null, now: number): string {
+  if (until === null) return "until lifted";
+  return `until ${dayKey(until) === dayKey(now) ? formatTime(until) : shortDateFormat.format(until)}`;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dateFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+const shortDateFormat = new Intl.DateTimeFormat(undefined, {
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+});
 
 export const formatTime = (ts: number): string => timeFormat.format(ts);
 export const formatFullTime = (ts: number): string => fullFormat.format(ts);

@@ -39,7 +39,12 @@ export interface Outgoing {
 
 export interface RoomView {
   id: string;
-  status: "joining" | "joined";
+  /** "removed": a moderator took me out (§11); the room stays in view, read-only, until I rejoin or leave it. */
+  status: "joining" | "joined" | "removed";
+  /** While removed: why the last try to rejoin was refused, in words. */
+  refusal?: string;
+  /** While removed: a try to rejoin is on its way (the room shows as removed until the server lets me in). */
+  rejoining?: boolean;
   members: User[];
   typing: User[];
   /** Confirmed messages, in the server's order. */
@@ -103,6 +108,8 @@ export type Action =
   | { type: "joining"; roomId: string }
   | { type: "joined"; event: JoinedEvent }
   | { type: "left"; roomId: string }
+  /** A moderator took me out of the room, or refused me back in (`refusal`, in words). */
+  | { type: "removed"; roomId: string; refusal?: string }
   | { type: "select"; roomId: string }
   | { type: "message"; message: Message }
   /** A message changed (edited, deleted, reacted to): its new state replaces it. */
@@ -154,6 +161,9 @@ export function reduce(state: ChatState, action: Action): ChatState {
     case "connection":
       return { ...state, connection: action.state };
     case "joining": {
+      // Trying a room I was removed from again: it stays as it is (its banner keeps the focus) until the answer.
+      const removed = state.rooms.find((r) => r.id === action.roomId && r.status === "removed");
+      if (removed) return updateRoom(state, action.roomId, (r) => ({ ...r, rejoining: true, refusal: undefined }));
       if (state.rooms.some((r) => r.id === action.roomId)) return state;
       const list = state.list.some((e) => e.id === action.roomId)
         ? state.list
@@ -191,6 +201,20 @@ export function reduce(state: ChatState, action: Action): ChatState {
       const fallback = rooms[0]?.id;
       return fallback === undefined ? { ...next, active: undefined } : open({ ...next, active: undefined }, fallback);
     }
+    case "removed":
+      // What I read stays; who is here, who types, and anything I was doing to a message go with the room.
+      return updateRoom(state, action.roomId, (room) => ({
+        ...room,
+        status: "removed",
+        refusal: action.refusal,
+        rejoining: undefined,
+        members: [],
+        typing: [],
+        markers: [],
+        editing: undefined,
+        replyTo: undefined,
+        menu: undefined,
+      }));
     case "select":
       if (state.active === action.roomId || !state.rooms.some((r) => r.id === action.roomId)) return state;
       return open(state, action.roomId);
@@ -301,7 +325,14 @@ const sortMembers = (members: User[]): User[] =>
 
 /** A join's messages (appended, or replacing the list on `reset`), then its updates by id, as the client says. */
 function applyJoined(room: RoomView, event: JoinedEvent, meId: string | undefined): RoomView {
-  const base = { ...room, status: "joined" as const, members: sortMembers(event.members), typing: event.typing };
+  const base = {
+    ...room,
+    status: "joined" as const,
+    refusal: undefined,
+    rejoining: undefined,
+    members: sortMembers(event.members),
+    typing: event.typing,
+  };
   let next: RoomView;
   if (!event.reset) {
     next = event.messages.reduce<RoomView>((r, m) => appendConfirmed(r, m, meId), base);
