@@ -1,0 +1,164 @@
+/**
+ * §11 webhooks from a durable outbox: two real node processes over Redis and
+ * PostgreSQL (the outbox in PostgreSQL), and two over Redis only (the outbox
+ * in Redis). Changes made on both nodes reach the receiver whatever it does
+ * for a while (fails with 500, hangs past WEBHOOK_TIMEOUT_MS, is away): every
+ * one once it is healthy, in change order per room, with one webhook-id per
+ * change on every retry and valid signatures. Under a busy run with both
+ * nodes dispatching, no event is ever in flight twice at once.
+ */
+import { closeAllClients, connectClient, eventually, sleep, type HuddleClient } from "../helpers/clients";
+import { startPostgres, type TestPostgres } from "../helpers/postgres-server";
+import { startRedis, type TestRedis } from "../helpers/redis-server";
+import { uniqueUserId } from "../helpers/tokens";
+import { joinRoom, request, sendMessage, startNode, stopAllNodes, type NodeProcess } from "../cluster/nodes";
+import { startReceiver, WEBHOOK_SECRET, type Receiver } from "./receiver";
+import { created, deliveredOf, expectDelivered, requestsOf, updated, type Change } from "./support";
+
+const person = (name: string) => ({ sub: uniqueUserId(name), name });
+let rooms = 0;
+const freshRoom = (tag: string) => `whd-${tag}-${process.pid}-${++rooms}`;
+
+/** Each writer sends one message to each room; then each room's first message of this round is edited and reacted to. */
+async function writeRound(writers: HuddleClient[], roomIds: string[], tag: string): Promise<Change[]> {
+  const changes: Change[] = [];
+  await Promise.all(
+    roomIds.map(async (roomId) => {
+      const sent = [];
+      for (const [i, writer] of writers.entries()) sent.push(await sendMessage(writer, roomId, `${tag} from ${i}`));
+      changes.push(...sent.map(created));
+      const edit = await request(writers[0]!, "message:edit", { roomId, id: sent[0]!.id, text: `${tag} edited` });
+      const react = await request(writers[1]!, "reaction:add", { roomId, id: sent[0]!.id, emoji: "🪝" });
+      expect([edit.ok, react.ok]).toEqual([true, true]);
+      changes.push(updated(edit.message), updated(react.message));
+    }),
+  );
+  return changes;
+}
+
+describe.each([
+  { shape: "Redis and PostgreSQL (the outbox in PostgreSQL)", withPostgres: true },
+  { shape: "Redis only (the outbox in Redis)", withPostgres: false },
+])("two nodes over $shape", ({ withPostgres }) => {
+  let redis: TestRedis;
+  let postgres: TestPostgres | undefined;
+  let receiver: Receiver;
+  let nodes: NodeProcess[];
+
+  beforeAll(async () => {
+    [redis, postgres, receiver] = await Promise.all([
+      startRedis(),
+      withPostgres ? startPostgres() : undefined,
+      startReceiver(),
+    ]);
+    const databaseUrl = postgres ? await postgres.createDatabase() : undefined;
+    const env = (node: string) => ({
+      WEBHOOK_URL: `${receiver.url}?node=${node}`,
+      WEBHOOK_SECRET,
+      WEBHOOK_TIMEOUT_MS: "300",
+      WEBHOOK_RETRY_BASE_MS: "10",
+      RATE_BURST: "100000",
+      RATE_PER_SEC: "100000",
+      ...(databaseUrl && { DATABASE_URL: databaseUrl }),
+    });
+    nodes = await Promise.all(["a", "b"].map((id) => startNode(redis.url, `whd-${id}`, env(id))));
+  }, 60_000);
+  afterEach(() => {
+    closeAllClients();
+    receiver.answer(200);
+    receiver.delay(5);
+  });
+  afterAll(async () => {
+    await stopAllNodes();
+    await receiver?.stop();
+    await redis?.stop();
+    await postgres?.destroy();
+  });
+
+  test("failing (500), hanging past the timeout, then away: once healthy every change arrives, in change order per room, one id per change, signed", async () => {
+    const writers = await Promise.all(nodes.map((node) => connectClient(node.url, { claims: person("W") })));
+    const joinAll = (roomIds: string[]) =>
+      Promise.all(writers.flatMap((writer) => roomIds.map((roomId) => joinRoom(writer, roomId))));
+    const all: string[] = [];
+    const changes: Change[] = [];
+    const attempts = (roomIds: string[], status: number | "hang") =>
+      requestsOf(receiver, roomIds).filter((r) => r.status === status);
+
+    // Failing: each new room's first change is attempted and retried (same id), and the rest queue behind it.
+    receiver.answer(500);
+    const failing = [freshRoom("fail"), freshRoom("fail")];
+    await joinAll(failing);
+    all.push(...failing);
+    changes.push(...(await writeRound(writers, all, "failing")));
+    await eventually(
+      () => failing.every((roomId) => attempts([roomId], 500).length >= 2),
+      "each failing room's first change attempted twice",
+      10_000,
+    );
+
+    // Hanging: no answer within WEBHOOK_TIMEOUT_MS is a failure too.
+    receiver.answer("hang");
+    const hanging = [freshRoom("hang"), freshRoom("hang")];
+    await joinAll(hanging);
+    all.push(...hanging);
+    changes.push(...(await writeRound(writers, all, "hanging")));
+    await eventually(
+      () => hanging.every((roomId) => attempts([roomId], "hang").length >= 2),
+      "each hanging room's first change attempted twice",
+      10_000,
+    );
+
+    // Away: connections refused (nothing to see at the receiver meanwhile).
+    await receiver.close();
+    const away = [freshRoom("away"), freshRoom("away")];
+    await joinAll(away);
+    all.push(...away);
+    changes.push(...(await writeRound(writers, all, "away")));
+    await sleep(500);
+
+    receiver.answer(200);
+    await receiver.reopen();
+    await eventually(
+      () => deliveredOf(receiver, all).length === changes.length,
+      `all ${changes.length} changes delivered`,
+      30_000,
+    );
+    expectDelivered(receiver, changes);
+    // The retries carried the first id again: a failed attempt, then the same id delivered.
+    for (const roomId of [...failing, ...hanging]) {
+      const first = requestsOf(receiver, [roomId])[0]!;
+      expect(first.status).not.toBe(200);
+      expect(deliveredOf(receiver, [roomId])[0]!.id).toBe(first.id);
+    }
+  }, 60_000);
+
+  test("a busy run with both nodes dispatching: no event is ever in flight twice at once, none is sent twice, rooms in order", async () => {
+    receiver.delay(25);
+    const writers = await Promise.all(
+      [0, 1, 2, 3].map((i) => connectClient(nodes[i % 2]!.url, { claims: person(`B${i}`) })),
+    );
+    const busy = Array.from({ length: 24 }, () => freshRoom("busy"));
+    await Promise.all(writers.flatMap((writer) => busy.map((roomId) => joinRoom(writer, roomId))));
+    const from = receiver.requests.length;
+    const changes: Change[] = [];
+    await Promise.all(
+      writers.map(async (writer, i) => {
+        for (let round = 0; round < 3; round++) {
+          const sent = await Promise.all(busy.map((roomId) => sendMessage(writer, roomId, `busy ${i}.${round}`)));
+          changes.push(...sent.map(created));
+        }
+      }),
+    );
+    await eventually(
+      () => deliveredOf(receiver, busy).length === changes.length,
+      `all ${changes.length} busy changes delivered`,
+      40_000,
+    );
+    const requests = receiver.requests.slice(from);
+    expect(Math.max(...requests.map((r) => r.concurrent))).toBe(1);
+    expect(requests.length).toBe(changes.length);
+    expectDelivered(receiver, changes);
+    // Both nodes took part.
+    expect(new Set(requests.map((r) => r.path))).toEqual(new Set(["/hooks?node=a", "/hooks?node=b"]));
+  }, 60_000);
+});
