@@ -47,8 +47,9 @@ export interface Receiver {
   delivered(): Delivery[];
   /** Most requests of one webhook id in flight at the same time (2 would mean two nodes at once). */
   maxConcurrent(): number;
-  /** Stops listening (connections refused) until `reopen()`. */
+  /** Stops listening (connections refused) until `reopen()`; a no-op when closed already. */
   close(): Promise<void>;
+  /** Listens again on the same port; a no-op when open. */
   reopen(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -120,9 +121,14 @@ export async function startReceiver(secret = WEBHOOK_SECRET): Promise<Receiver> 
 
   let server: Server;
   let port = 0;
+  let listening = false;
+  // Both are no-ops when already done: a test's cleanup may reopen a receiver that is open.
   const listen = () =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((resolve, reject) => {
+      if (listening) return resolve();
+      listening = true;
       server = createServer(handle);
+      server.once("error", reject);
       server.on("connection", (socket) => {
         sockets.add(socket);
         socket.on("close", () => sockets.delete(socket));
@@ -134,6 +140,8 @@ export async function startReceiver(secret = WEBHOOK_SECRET): Promise<Receiver> 
     });
   const shut = () =>
     new Promise<void>((resolve) => {
+      if (!listening) return resolve();
+      listening = false;
       for (const res of hanging) res.destroy();
       for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
