@@ -10,7 +10,8 @@
 import { closeAllClients, connectClient, eventually, sleep, type HuddleClient } from "../helpers/clients";
 import { startPostgres, type TestPostgres } from "../helpers/postgres-server";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
-import { uniqueUserId } from "../helpers/tokens";
+import { request as http } from "../helpers/http";
+import { signToken, uniqueUserId } from "../helpers/tokens";
 import { joinRoom, request, sendMessage, startNode, stopAllNodes, type NodeProcess } from "../cluster/nodes";
 import { startReceiver, WEBHOOK_SECRET, type Receiver } from "./receiver";
 import { created, deliveredOf, expectDelivered, requestsOf, updated, type Change } from "./support";
@@ -19,18 +20,47 @@ const person = (name: string) => ({ sub: uniqueUserId(name), name });
 let rooms = 0;
 const freshRoom = (tag: string) => `whd-${tag}-${process.pid}-${++rooms}`;
 
-/** Each writer sends one message to each room; then each room's first message of this round is edited and reacted to. */
-async function writeRound(writers: HuddleClient[], roomIds: string[], tag: string): Promise<Change[]> {
+/**
+ * One round of changes in each room, on both nodes: each writer sends a message, and one more is posted over REST
+ * (on the other node); the first is edited and reacted to, the REST one deleted. Repeats that change nothing (the
+ * same clientMsgId, the same text, the same reaction) are made too: they must not become events.
+ */
+async function writeRound(
+  writers: HuddleClient[],
+  rest: { url: string; token: string },
+  roomIds: string[],
+  tag: string,
+): Promise<Change[]> {
   const changes: Change[] = [];
+  const headers = { authorization: `Bearer ${rest.token}` };
   await Promise.all(
     roomIds.map(async (roomId) => {
       const sent = [];
       for (const [i, writer] of writers.entries()) sent.push(await sendMessage(writer, roomId, `${tag} from ${i}`));
+      const post = { text: `${tag} over REST`, clientMsgId: `${tag}-${roomId}` };
+      const posted = await http(`${rest.url}/api/rooms/${roomId}/messages`, { method: "POST", headers, body: post });
+      expect(posted.status).toBe(201);
+      sent.push(posted.body.message);
       changes.push(...sent.map(created));
-      const edit = await request(writers[0]!, "message:edit", { roomId, id: sent[0]!.id, text: `${tag} edited` });
-      const react = await request(writers[1]!, "reaction:add", { roomId, id: sent[0]!.id, emoji: "🪝" });
-      expect([edit.ok, react.ok]).toEqual([true, true]);
-      changes.push(updated(edit.message), updated(react.message));
+      const again = await http(`${rest.url}/api/rooms/${roomId}/messages`, { method: "POST", headers, body: post });
+      expect({ status: again.status, message: again.body.message }).toEqual({ status: 200, message: sent.at(-1) });
+
+      const edit = { roomId, id: sent[0]!.id, text: `${tag} edited` };
+      const edited = await request(writers[0]!, "message:edit", edit);
+      const react = { roomId, id: sent[0]!.id, emoji: "🪝" };
+      const reacted = await request(writers[1]!, "reaction:add", react);
+      expect([edited.ok, reacted.ok]).toEqual([true, true]);
+      changes.push(updated(edited.message), updated(reacted.message));
+      // Nothing changes: no event.
+      expect((await request(writers[0]!, "message:edit", edit)).message).toEqual(reacted.message);
+      expect((await request(writers[1]!, "reaction:add", react)).message).toEqual(reacted.message);
+
+      const removed = await http(`${rest.url}/api/rooms/${roomId}/messages/${sent.at(-1)!.id}`, {
+        method: "DELETE",
+        headers,
+      });
+      expect(removed.status).toBe(200);
+      changes.push(updated(removed.body.message));
     }),
   );
   return changes;
@@ -77,6 +107,7 @@ describe.each([
 
   test("failing (500), hanging past the timeout, then away: once healthy every change arrives, in change order per room, one id per change, signed", async () => {
     const writers = await Promise.all(nodes.map((node) => connectClient(node.url, { claims: person("W") })));
+    const rest = { url: nodes[1]!.url, token: signToken(person("R")) };
     const joinAll = (roomIds: string[]) =>
       Promise.all(writers.flatMap((writer) => roomIds.map((roomId) => joinRoom(writer, roomId))));
     const all: string[] = [];
@@ -89,7 +120,7 @@ describe.each([
     const failing = [freshRoom("fail"), freshRoom("fail")];
     await joinAll(failing);
     all.push(...failing);
-    changes.push(...(await writeRound(writers, all, "failing")));
+    changes.push(...(await writeRound(writers, rest, all, "failing")));
     await eventually(
       () => failing.every((roomId) => attempts([roomId], 500).length >= 2),
       "each failing room's first change attempted twice",
@@ -101,7 +132,7 @@ describe.each([
     const hanging = [freshRoom("hang"), freshRoom("hang")];
     await joinAll(hanging);
     all.push(...hanging);
-    changes.push(...(await writeRound(writers, all, "hanging")));
+    changes.push(...(await writeRound(writers, rest, all, "hanging")));
     await eventually(
       () => hanging.every((roomId) => attempts([roomId], "hang").length >= 2),
       "each hanging room's first change attempted twice",
@@ -113,7 +144,7 @@ describe.each([
     const away = [freshRoom("away"), freshRoom("away")];
     await joinAll(away);
     all.push(...away);
-    changes.push(...(await writeRound(writers, all, "away")));
+    changes.push(...(await writeRound(writers, rest, all, "away")));
     await sleep(500);
 
     receiver.answer(200);
