@@ -7,15 +7,23 @@
  * change on every retry and valid signatures. Under a busy run with both
  * nodes dispatching, no event is ever in flight twice at once.
  */
+import type { Message } from "../../shared";
 import { closeAllClients, connectClient, eventually, sleep, type HuddleClient } from "../helpers/clients";
 import { startPostgres, type TestPostgres } from "../helpers/postgres-server";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
 import { request as http } from "../helpers/http";
 import { signToken, uniqueUserId } from "../helpers/tokens";
-import { joinRoom, request, sendMessage, startNode, stopAllNodes, type NodeProcess } from "../cluster/nodes";
+import { joinRoom, request as ack, startNode, stopAllNodes, type NodeProcess } from "../cluster/nodes";
 import { startReceiver, WEBHOOK_SECRET, type Receiver } from "./receiver";
 import { created, deliveredOf, expectDelivered, requestsOf, updated, type Change } from "./support";
 
+/** An ack, with room to spare on a loaded machine (the busy run sends ~100 messages at once). */
+const request = (socket: HuddleClient, event: string, payload: unknown) => ack(socket, event, payload, 20_000);
+async function sendMessage(socket: HuddleClient, roomId: string, text: string): Promise<Message> {
+  const answer = await request(socket, "message:send", { roomId, text });
+  if (!answer.ok) throw new Error(`message:send failed: ${JSON.stringify(answer.error)}`);
+  return answer.message;
+}
 const person = (name: string) => ({ sub: uniqueUserId(name), name });
 let rooms = 0;
 const freshRoom = (tag: string) => `whd-${tag}-${process.pid}-${++rooms}`;
@@ -38,11 +46,21 @@ async function writeRound(
       const sent = [];
       for (const [i, writer] of writers.entries()) sent.push(await sendMessage(writer, roomId, `${tag} from ${i}`));
       const post = { text: `${tag} over REST`, clientMsgId: `${tag}-${roomId}` };
-      const posted = await http(`${rest.url}/api/rooms/${roomId}/messages`, { method: "POST", headers, body: post });
+      const posted = await http(`${rest.url}/api/rooms/${roomId}/messages`, {
+        method: "POST",
+        headers,
+        body: post,
+        timeoutMs: 20_000,
+      });
       expect(posted.status).toBe(201);
       sent.push(posted.body.message);
       changes.push(...sent.map(created));
-      const again = await http(`${rest.url}/api/rooms/${roomId}/messages`, { method: "POST", headers, body: post });
+      const again = await http(`${rest.url}/api/rooms/${roomId}/messages`, {
+        method: "POST",
+        headers,
+        body: post,
+        timeoutMs: 20_000,
+      });
       expect({ status: again.status, message: again.body.message }).toEqual({ status: 200, message: sent.at(-1) });
 
       const edit = { roomId, id: sent[0]!.id, text: `${tag} edited` };
@@ -58,12 +76,25 @@ async function writeRound(
       const removed = await http(`${rest.url}/api/rooms/${roomId}/messages/${sent.at(-1)!.id}`, {
         method: "DELETE",
         headers,
+        timeoutMs: 20_000,
       });
       expect(removed.status).toBe(200);
       changes.push(updated(removed.body.message));
     }),
   );
   return changes;
+}
+
+/** Failed delivery attempts so far, all nodes together, from their /metrics. */
+async function failedAttempts(nodes: NodeProcess[]): Promise<number> {
+  let total = 0;
+  for (const node of nodes) {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      if (line.startsWith("huddle_webhooks_attempts_failed_total{")) total += Number(line.split(" ").at(-1));
+    }
+  }
+  return total;
 }
 
 describe.each([
@@ -85,7 +116,9 @@ describe.each([
     const env = (node: string) => ({
       WEBHOOK_URL: `${receiver.url}?node=${node}`,
       WEBHOOK_SECRET,
-      WEBHOOK_TIMEOUT_MS: "300",
+      // Short enough for quick retries of a hanging receiver, long enough that a loaded machine does not make a
+      // 25 ms answer look like no answer.
+      WEBHOOK_TIMEOUT_MS: "1000",
       WEBHOOK_RETRY_BASE_MS: "10",
       RATE_BURST: "100000",
       RATE_PER_SEC: "100000",
@@ -163,14 +196,14 @@ describe.each([
     }
   }, 60_000);
 
-  test("a busy run with both nodes dispatching: no event is ever in flight twice at once, none is sent twice, rooms in order", async () => {
+  test("a busy run with both nodes dispatching: no event is ever in flight twice at once, none is sent twice unless an attempt failed, rooms in order", async () => {
     receiver.delay(25);
     const writers = await Promise.all(
       [0, 1, 2, 3].map((i) => connectClient(nodes[i % 2]!.url, { claims: person(`B${i}`) })),
     );
     const busy = Array.from({ length: 24 }, () => freshRoom("busy"));
     await Promise.all(writers.flatMap((writer) => busy.map((roomId) => joinRoom(writer, roomId))));
-    const from = receiver.requests.length;
+    const failedBefore = await failedAttempts(nodes);
     const changes: Change[] = [];
     await Promise.all(
       writers.map(async (writer, i) => {
@@ -185,9 +218,10 @@ describe.each([
       `all ${changes.length} busy changes delivered`,
       40_000,
     );
-    const requests = receiver.requests.slice(from);
+    const requests = requestsOf(receiver, busy);
     expect(Math.max(...requests.map((r) => r.concurrent))).toBe(1);
-    expect(requests.length).toBe(changes.length);
+    // None sent twice, unless a node saw an attempt fail (no answer in time on a loaded machine: at least once).
+    expect(requests.length - changes.length).toBeLessThanOrEqual((await failedAttempts(nodes)) - failedBefore);
     expectDelivered(receiver, changes);
     // Both nodes took part.
     expect(new Set(requests.map((r) => r.path))).toEqual(new Set(["/hooks?node=a", "/hooks?node=b"]));
