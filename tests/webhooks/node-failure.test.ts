@@ -78,7 +78,7 @@ describe.each([
   { shape: "Redis only", withPostgres: false },
 ])("kill -9 over $shape", ({ withPostgres }) => {
   test("a node SIGKILLed with events queued and leased: the survivor delivers all of them, after the dead node's leases run out", async () => {
-    const timeoutMs = 1000;
+    const timeoutMs = 2000;
     const leaseMs = timeoutMs + 5000;
     const extra: Record<string, string> = { WEBHOOK_TIMEOUT_MS: String(timeoutMs) };
     if (withPostgres) extra.DATABASE_URL = await postgres.createDatabase();
@@ -90,7 +90,7 @@ describe.each([
     const roomIds = [0, 1, 2, 3].map(() => freshRoom("kill"));
     const writer = await connectClient(doomed.url, { claims: person("W") });
     const changes = await record(writer, roomIds, 5);
-    // The doomed node has an attempt hanging now (well within its timeout): it holds that event's lease.
+    // The doomed node has an attempt hanging now (well within its 2 s timeout): it holds that event's lease.
     const fromDoomed = () =>
       requestsOf(receiver, roomIds).filter((r) => r.path === "/hooks?node=a" && Date.now() - r.receivedAt < 400);
     await eventually(() => fromDoomed().length > 0, "an attempt of the doomed node in flight", 10_000);
