@@ -49,18 +49,20 @@ const person = (name: string) => ({ sub: uniqueUserId(name), name });
 let roomCount = 0;
 const freshRoom = (tag: string) => `whf-${tag}-${process.pid}-${++roomCount}`;
 
-/** `count` messages to each room from `writer`, and an edit of each room's first one. */
+/** `count` messages to each room from `writer`, and an edit of each room's first one (the rooms at once). */
 async function record(writer: HuddleClient, roomIds: string[], count: number): Promise<Change[]> {
   const changes: Change[] = [];
-  for (const roomId of roomIds) {
-    await joinRoom(writer, roomId);
-    const first = await sendMessage(writer, roomId, `${roomId} 0`);
-    changes.push(created(first));
-    for (let i = 1; i < count; i++) changes.push(created(await sendMessage(writer, roomId, `${roomId} ${i}`)));
-    const edit = await request(writer, "message:edit", { roomId, id: first.id, text: `${roomId} 0, edited` });
-    expect(edit.ok).toBe(true);
-    changes.push(updated(edit.message));
-  }
+  await Promise.all(
+    roomIds.map(async (roomId) => {
+      await joinRoom(writer, roomId);
+      const first = await sendMessage(writer, roomId, `${roomId} 0`);
+      changes.push(created(first));
+      for (let i = 1; i < count; i++) changes.push(created(await sendMessage(writer, roomId, `${roomId} ${i}`)));
+      const edit = await request(writer, "message:edit", { roomId, id: first.id, text: `${roomId} 0, edited` });
+      expect(edit.ok).toBe(true);
+      changes.push(updated(edit.message));
+    }),
+  );
   return changes;
 }
 
@@ -130,10 +132,8 @@ describe.each([
     await receiver.close();
     const roomIds = [0, 1, 2].map(() => freshRoom("restart"));
     const changes: Change[] = [];
-    for (const [i, node] of first.entries()) {
-      const writer = await connectClient(node.url, { claims: person(`W${i}`) });
-      changes.push(...(await record(writer, roomIds, 3)));
-    }
+    const writers = await Promise.all(first.map((node, i) => connectClient(node.url, { claims: person(`W${i}`) })));
+    for (const writer of writers) changes.push(...(await record(writer, roomIds, 3)));
     closeAllClients();
     expect(await Promise.all(first.map((node) => node.kill("SIGTERM")))).toEqual(first.map(() => 0));
     if (redisToo && withPostgres) {
