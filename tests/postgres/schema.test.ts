@@ -43,7 +43,7 @@ test("migrations apply once: a second run applies nothing, and five nodes at onc
   const tables = await dbs[2]!.query<{ tablename: string }>(
     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
   );
-  expect(tables.map((t) => t.tablename)).toEqual(["bans", "huddle_migrations", "messages", "reads", "rooms"]);
+  expect(tables.map((t) => t.tablename)).toEqual(["bans", "huddle_migrations", "messages", "outbox", "reads", "rooms"]);
 });
 
 test("retention removes messages older than the retention in batches, and a resume from before them cannot be filled", async () => {
