@@ -83,20 +83,28 @@ export function createRedisOutbox(options: { client: Redis; guard: Guard; keys: 
         client.zRangeByScore(keys.webhookDue, "-inf", now, { LIMIT: { offset: 0, count: limit * 2 } }),
       );
       const claimed: OutboxEntry[] = [];
-      const replies = await Promise.all(
-        rooms.map((roomId) => guard(() => CLAIM.run(client, roomKeys(roomId), [nodeId, leaseMs]))),
-      );
-      for (const [i, reply] of replies.entries()) {
-        const roomId = rooms[i]!;
-        const [kind, entryId, fields, attempts, first] = reply as [number, string, string[], string, string];
-        if (kind === 0) await afterHead(roomId, 0, now);
-        if (kind !== 2 || claimed.length >= limit) continue;
-        claimed.push({
-          event: toEvent(roomId, fields),
-          attempts: Number(attempts),
-          firstAttemptAt: first === "" ? undefined : Number(first),
-          handle: handleOf(roomId, entryId),
-        });
+      // Never more leases than `limit`: a lease taken is an attempt made. (A room leased and not attempted would
+      // wait for the lease to run out, WEBHOOK_TIMEOUT_MS + 5 s.) Rooms other nodes hold are skipped, so the
+      // candidates go in batches of what is still wanted.
+      let next = 0;
+      while (claimed.length < limit && next < rooms.length) {
+        const batch = rooms.slice(next, next + limit - claimed.length);
+        next += batch.length;
+        const replies = await Promise.all(
+          batch.map((roomId) => guard(() => CLAIM.run(client, roomKeys(roomId), [nodeId, leaseMs]))),
+        );
+        for (const [i, reply] of replies.entries()) {
+          const roomId = batch[i]!;
+          const [kind, entryId, fields, attempts, first] = reply as [number, string, string[], string, string];
+          if (kind === 0) await afterHead(roomId, 0, now);
+          if (kind !== 2) continue;
+          claimed.push({
+            event: toEvent(roomId, fields),
+            attempts: Number(attempts),
+            firstAttemptAt: first === "" ? undefined : Number(first),
+            handle: handleOf(roomId, entryId),
+          });
+        }
       }
       return claimed;
     },

@@ -15,6 +15,8 @@ export interface SseStream {
   readonly headers: Headers;
   readonly events: SseEvent[];
   readonly comments: string[];
+  /** Resolves once the stream is over: ended by the server, broken, or closed by `close()`. */
+  readonly ended: Promise<void>;
   /** Waits for the next event (of `type`, if given) not yet taken by a previous `next`. */
   next(type?: string, timeoutMs?: number): Promise<SseEvent>;
   close(): void;
@@ -32,7 +34,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   const waiters = createWaiters();
   const notify = () => waiters.wake();
 
-  (async () => {
+  const ended = (async () => {
     if (!response.body) return;
     const decoder = new TextDecoder();
     let buffer = "";
@@ -73,6 +75,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     headers: response.headers,
     events,
     comments,
+    ended,
     next(type, timeoutMs = 3000) {
       const find = () => {
         while (taken < events.length) {

@@ -3,7 +3,9 @@
  * that verifies every request's Standard Webhooks signature with the
  * `standardwebhooks` package, records what arrived (in order, with the
  * attempt's headers), and can be told how to answer: 2xx, an error status, a
- * redirect, nothing at all (hang), or be closed for a while.
+ * redirect, nothing at all (hang), or be closed for a while. Each request's
+ * path is kept, so nodes given different WEBHOOK_URLs (`?node=a`) can be told
+ * apart, and answers can be made slow.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -23,6 +25,10 @@ export interface Delivery {
   receivedAt: number;
   /** The answer it got. */
   status: number | "hang";
+  /** Requests of this webhook id in flight when it arrived, itself included (2: two nodes at once). */
+  concurrent: number;
+  /** The request's path and query (`/hooks?node=a`): which WEBHOOK_URL it was sent to. */
+  path: string;
 }
 
 export type Answer = number | "hang";
@@ -35,12 +41,15 @@ export interface Receiver {
   readonly forged: string[];
   /** How to answer the next requests: a status (200 by default), or "hang" (never answer). */
   answer(how: Answer | ((delivery: Delivery) => Answer)): void;
+  /** How long each answer (not a hang) takes, in ms (5 by default). */
+  delay(ms: number): void;
   /** The requests answered 2xx, by webhook id, first of each. */
   delivered(): Delivery[];
   /** Most requests of one webhook id in flight at the same time (2 would mean two nodes at once). */
   maxConcurrent(): number;
-  /** Stops listening (connections refused) until `reopen()`. */
+  /** Stops listening (connections refused) until `reopen()`; a no-op when closed already. */
   close(): Promise<void>;
+  /** Listens again on the same port; a no-op when open. */
   reopen(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -50,6 +59,7 @@ export async function startReceiver(secret = WEBHOOK_SECRET): Promise<Receiver> 
   const requests: Delivery[] = [];
   const forged: string[] = [];
   let how: Answer | ((delivery: Delivery) => Answer) = 200;
+  let delayMs = 5;
   const inFlight = new Map<string, number>();
   let maxConcurrent = 0;
   const sockets = new Set<Socket>();
@@ -81,12 +91,15 @@ export async function startReceiver(secret = WEBHOOK_SECRET): Promise<Receiver> 
         data: payload.data,
         receivedAt: Date.now(),
         status: 200,
+        concurrent: 1,
+        path: req.url ?? "",
       };
       const answer = typeof how === "function" ? how(delivery) : how;
       delivery.status = answer;
       requests.push(delivery);
       const concurrent = (inFlight.get(delivery.id) ?? 0) + 1;
       inFlight.set(delivery.id, concurrent);
+      delivery.concurrent = concurrent;
       maxConcurrent = Math.max(maxConcurrent, concurrent);
       const done = () => inFlight.set(delivery.id, (inFlight.get(delivery.id) ?? 1) - 1);
       if (answer === "hang") {
@@ -102,15 +115,20 @@ export async function startReceiver(secret = WEBHOOK_SECRET): Promise<Receiver> 
         done();
         if (answer >= 300 && answer < 400) res.writeHead(answer, { location: "http://127.0.0.1:1/elsewhere" }).end();
         else res.writeHead(answer).end();
-      }, 5);
+      }, delayMs);
     });
   };
 
   let server: Server;
   let port = 0;
+  let listening = false;
+  // Both are no-ops when already done: a test's cleanup may reopen a receiver that is open.
   const listen = () =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((resolve, reject) => {
+      if (listening) return resolve();
+      listening = true;
       server = createServer(handle);
+      server.once("error", reject);
       server.on("connection", (socket) => {
         sockets.add(socket);
         socket.on("close", () => sockets.delete(socket));
@@ -122,6 +140,8 @@ export async function startReceiver(secret = WEBHOOK_SECRET): Promise<Receiver> 
     });
   const shut = () =>
     new Promise<void>((resolve) => {
+      if (!listening) return resolve();
+      listening = false;
       for (const res of hanging) res.destroy();
       for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
@@ -136,6 +156,9 @@ export async function startReceiver(secret = WEBHOOK_SECRET): Promise<Receiver> 
     forged,
     answer(next) {
       how = next;
+    },
+    delay(ms) {
+      delayMs = ms;
     },
     delivered() {
       const seen = new Set<string>();

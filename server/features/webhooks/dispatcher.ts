@@ -41,7 +41,7 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** Something was recorded: look for due events now rather than at the next poll. */
   poke(): void;
-  /** Stops claiming; resolves once the attempts in flight are settled. */
+  /** Stops claiming and gives up the attempts in flight (they are retried); resolves once they are settled. */
   close(): Promise<void>;
 }
 
@@ -68,6 +68,8 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   const settling = new Set<Promise<void>>();
+  // Aborted by close(): a draining node does not wait up to timeoutMs for a receiver that does not answer.
+  const stopping = new AbortController();
 
   const send = async (event: WebhookEvent): Promise<{ status: number; error?: string }> => {
     const body = webhookBody(event);
@@ -85,7 +87,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         },
         body,
         redirect: "manual",
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
       });
       await response.arrayBuffer().catch(() => {});
       return { status: response.status };
@@ -93,7 +95,12 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       const name = (error as { name?: unknown }).name;
       return {
         status: 0,
-        error: name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : String((error as Error).message ?? error),
+        error:
+          name === "TimeoutError"
+            ? `no answer within ${timeoutMs} ms`
+            : stopping.signal.aborted
+              ? "given up: this node is stopping"
+              : String((error as Error).message ?? error),
       };
     }
   };
@@ -157,6 +164,8 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     async close() {
       closed = true;
       clearTimeout(timer);
+      // Settled as failed attempts: the lease is released and the event retried, by another node if this one is gone.
+      stopping.abort();
       await Promise.all(settling);
     },
   };
