@@ -27,8 +27,10 @@ export interface RedisBusOptions {
 }
 
 export interface RedisBus extends RoomEventBus {
-  /** Starts watching the subscriber connection (there is nothing to subscribe to until something is followed). */
+  /** Starts watching the subscriber connection, and follows the bans (every node hears every ban and lift). */
   start(): void;
+  /** The subscriber connection is connected: makes the subscriptions wanted so far. */
+  connected(): void;
   close(): Promise<void>;
   /** Channels subscribed now (for tests and metrics). */
   subscribed(): number;
@@ -88,13 +90,18 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   const onLost = () => {
     if (!closed) lost = true;
   };
+  /** Subscribes what is wanted and not subscribed (failed while Redis was away, or wanted before it came). */
+  const subscribeWanted = () => {
+    const again = [...wanted].filter(([channel]) => !channels.has(channel));
+    return Promise.allSettled(again.map(([channel, listener]) => subscribe(channel, listener)));
+  };
   const onReady = () => {
     // node-redis has restored the subscriptions it held before it reports ready; those that failed while Redis
     // was away are made now. Then say that events may have been missed meanwhile.
-    if (closed || !lost) return;
+    if (closed) return;
+    if (!lost) return void subscribeWanted();
     lost = false;
-    const again = [...wanted].filter(([channel]) => !channels.has(channel));
-    void Promise.allSettled(again.map(([channel, listener]) => subscribe(channel, listener))).then(() => {
+    void subscribeWanted().then(() => {
       if (closed) return;
       for (const callback of resumed) callback();
       // On a cluster the client moves a failed master's subscriptions to its replica once it has found the new
@@ -110,6 +117,8 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
 
   return {
     async publish(event) {
+      // Bans and lifts go to every node: any node may be asked to let the user in next (its ban cache must know).
+      if (event.type === "ban" || event.type === "unban") return publish(keys.moderationEvents, event);
       if (event.type !== "read") return publish(keys.roomEvents(event.roomId), event);
       // A read marker: its user's connections always hear it; the room only when it is public (§9).
       await Promise.all([
@@ -130,7 +139,9 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     start() {
       subscriber.on(lostEvent, onLost);
       subscriber.on(readyEvent, onReady);
+      wanted.set(keys.moderationEvents, onRoom);
     },
+    connected: () => void subscribeWanted(),
     async close() {
       closed = true;
       subscriber.off(lostEvent, onLost);

@@ -17,6 +17,8 @@ export interface Keys {
   readonly prefix: string;
   /** A room's event channel (sharded pub/sub): a node subscribes while it serves the room. */
   roomEvents(roomId: string): string;
+  /** Bans and lifts (§11), heard by every node: rare, and any node may be asked to let the user in next. */
+  readonly moderationEvents: string;
   /** A user's event channel (their read markers, §9): a node subscribes while it holds a connection of theirs. */
   userEvents(userId: string): string;
   /** A room's counters (hash): `e` epoch, `p` last position, `s` last seq, `f` floor, `j`/`t` join and typing order. */
@@ -89,6 +91,7 @@ export function createKeys(prefix = "huddle:"): Keys {
     prefix: p,
     roomEvents: (roomId) => `${room(roomId)}ev`,
     userEvents: (userId) => `${user(userId)}ev`,
+    moderationEvents: `${p}{moderation}:ev`,
     room: (roomId) => `${room(roomId)}room`,
     messages: (roomId) => `${room(roomId)}msg`,
     order: (roomId) => `${room(roomId)}idx`,

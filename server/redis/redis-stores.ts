@@ -122,7 +122,12 @@ export async function createRedisStores(
 
   let closed = false;
   bus.start();
-  const connected = Promise.all([client.connect(), subscriber.connect(), adapterPub.connect(), adapterSub.connect()]);
+  const connected = Promise.all([
+    client.connect(),
+    subscriber.connect().then(() => bus.connected()),
+    adapterPub.connect(),
+    adapterSub.connect(),
+  ]);
   connected.catch((error) => onError(error, "connect"));
   let waitTimer: NodeJS.Timeout | undefined;
   const waited = await Promise.race([

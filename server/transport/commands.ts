@@ -74,6 +74,16 @@ export function createCommands(services: Services, hooks: CommandHooks): Command
       const result = await rooms.join(target.conn, payload, () => target.attach(payload.roomId));
       // Closed while joining: the close handler ran before the room was recorded.
       if (target.isClosed()) await rooms.leaveAll(target.conn);
+      // Banned while joining: the ban's expulsion ran before this connection was in the room, so it missed it.
+      // The ban is known here by now (the event updates every node's bans before it expels): undo the join.
+      const banned = await moderation.assertNotBanned(target.conn.identity.user.id, payload.roomId).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      if (banned) {
+        await rooms.leave(target.conn, payload.roomId, () => target.detach(payload.roomId));
+        throw banned;
+      }
       return result;
     },
     async "room:leave"(target, { roomId, forget }) {

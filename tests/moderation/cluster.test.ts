@@ -210,3 +210,26 @@ test("a ban with durationSec 1 ends by itself: refused at first, then joins work
   expect(Date.now()).toBeLessThan(until + 3000);
   expect((await http(`${b.url}/api/rooms/${roomId}/bans`, { headers: auth(moderator) })).body).toEqual({ bans: [] });
 }, 30_000);
+
+test("joins racing a ban on the other node: none is left in the room (each is refused, or taken out)", async () => {
+  const witness = person("Witness");
+  const watcher = await connectClient(a.url, { token: witness.token });
+  for (let round = 0; round < 8; round++) {
+    const roomId = freshRoom();
+    const victim = person("Racer");
+    await joinRoom(watcher, roomId);
+    const sockets = await Promise.all(Array.from({ length: 12 }, () => connectClient(a.url, { token: victim.token })));
+    const heard = sockets.map((socket) => collect(socket, "message:new"));
+    // The ban posted on B, the joins on A within the same few milliseconds.
+    const banned = ban(b, roomId, { userId: victim.id });
+    await sleep(round % 4);
+    const joins = sockets.map((socket) => request(socket, "room:join", { roomId }));
+    expect((await banned).status).toBe(200);
+    for (const ack of await Promise.all(joins)) if (!ack.ok) expect(ack).toEqual(forbidden);
+    await sleep(100);
+    await sendMessage(watcher, roomId, `after the ban, round ${round}`);
+    await sleep(150);
+    expect({ round, leaked: heard.filter((h) => h.items.length > 0).length }).toEqual({ round, leaked: 0 });
+    for (const socket of sockets) socket.disconnect();
+  }
+});

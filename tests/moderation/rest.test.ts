@@ -45,6 +45,8 @@ describe("who may call the bans routes", () => {
     await postBan(roomId, mod, { userId: "someone" });
     for (const token of [signToken(), signToken({ role: "admin" }), signToken({ role: ["moderator"] })]) {
       refused(await postBan(roomId, token, { userId: "victim" }), 403, "forbidden");
+      // Forbidden whatever the body: a non-moderator learns nothing about the shape the route accepts.
+      refused(await postBan(roomId, token, { userId: "", durationSec: -1 }), 403, "forbidden");
       refused(await getBans(roomId, token), 403, "forbidden");
       refused(await liftBan(roomId, "someone", token), 403, "forbidden");
     }

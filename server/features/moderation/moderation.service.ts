@@ -31,6 +31,8 @@ export interface ModerationService {
   assertAllowed(identity: Pick<Identity, "user" | "rooms">, roomId: string): Promise<void>;
   /** @throws HuddleError forbidden when the user is banned from the room. */
   assertNotBanned(userId: string, roomId: string): Promise<void>;
+  /** @throws HuddleError forbidden unless `identity` is a moderator whose token allows the room. */
+  assertModerator(identity: Identity, roomId: string): void;
   ban(moderator: Identity, roomId: string, body: BanBody): Promise<Ban>;
   lift(moderator: Identity, roomId: string, userId: string): Promise<void>;
   list(moderator: Identity, roomId: string): Promise<Ban[]>;
@@ -75,6 +77,7 @@ export function createModerationService(options: ModerationOptions): ModerationS
       await assertNotBanned(identity.user.id, roomId);
     },
     assertNotBanned,
+    assertModerator,
 
     async ban(moderator, roomId, body) {
       assertModerator(moderator, roomId);

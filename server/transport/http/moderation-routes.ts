@@ -33,6 +33,8 @@ export function moderationRoutes(
   api.post("/rooms/:roomId/bans", async (req, res) => {
     const identity = await authenticate(req, services.verifier, false);
     const roomId = parse(RoomIdSchema, req.params.roomId);
+    // Anyone else is refused whatever they sent: forbidden before the body is looked at (§11).
+    services.moderation.assertModerator(identity, roomId);
     const body = parse(BanBodySchema, req.body);
     res.json({ ban: await services.moderation.ban(identity, roomId, body) });
   });
