@@ -84,7 +84,7 @@ export function createMemoryStores(options: StoreOptions): Stores {
   });
   reads = createMemoryReadStore({
     messages: messages.local,
-    members: async (roomId) => (await presence.members(roomId)).length,
+    members: (roomId) => presence.count(roomId),
   });
   const records = options.records?.({ bus, presence }) ?? { messages, reads, outbox, bans: createMemoryBanStore() };
   return {

@@ -86,7 +86,7 @@ export async function createPostgresRecords(
     records({ bus, presence }) {
       const webhooks = config.webhook !== undefined;
       messages = createPostgresMessageStore({ db, bus, webhooks });
-      const reads = createPostgresReadStore({ db, members: async (roomId) => (await presence.members(roomId)).length });
+      const reads = createPostgresReadStore({ db, members: (roomId) => presence.count(roomId) });
       return {
         messages,
         reads,

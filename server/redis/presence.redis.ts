@@ -155,6 +155,8 @@ export function createRedisPresenceStore(options: {
       return reply.filter((json) => json !== "").map((json) => JSON.parse(json) as User);
     },
 
+    count: (roomId) => guard(() => client.zCard(keys.members(roomId))),
+
     held: () => [...held.values()],
     pendingLeaves: () => [...pending.values()].map((p) => p.entry),
 

@@ -41,8 +41,18 @@ describe.each(EPHEMERAL_KINDS)("presence store (%s)", (kind) => {
     await kit.b.presence.join(room, alice, "b:1");
     expect(await kit.a.presence.leave(room, alice.id, "a:1")).toBe(false);
     expect(await kit.b.presence.members(room)).toEqual([alice]);
+    expect(await kit.a.presence.count(room)).toBe(1);
     expect(await kit.b.presence.leave(room, alice.id, "b:1")).toBe(true);
     expect(await kit.a.presence.members(room)).toEqual([]);
+    expect(await kit.b.presence.count(room)).toBe(0);
+  });
+
+  test("the count is the number of members, each user once", async () => {
+    await kit.a.presence.join(room, alice, "a:1");
+    await kit.b.presence.join(room, bob, "b:1");
+    await kit.b.presence.join(room, alice, "b:2");
+    expect(await kit.a.presence.count(room)).toBe(2);
+    expect(await kit.b.presence.count(freshRoom())).toBe(0);
   });
 
   test("members are listed once each, in the order they joined", async () => {

@@ -11,6 +11,8 @@ export interface PresenceStore {
   leave(roomId: string, userId: string, connId: string): Promise<boolean>;
   /** The room's members, each user once, in the order they joined. */
   members(roomId: string): Promise<User[]>;
+  /** How many members the room has (without reading them: a read marker asks on every read, §9). */
+  count(roomId: string): Promise<number>;
 }
 
 export function createMemoryPresenceStore(): PresenceStore {
@@ -38,6 +40,9 @@ export function createMemoryPresenceStore(): PresenceStore {
     },
     async members(roomId) {
       return [...(rooms.get(roomId)?.values() ?? [])].map((member) => member.user);
+    },
+    async count(roomId) {
+      return rooms.get(roomId)?.size ?? 0;
     },
   };
 }
