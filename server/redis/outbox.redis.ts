@@ -13,11 +13,11 @@ import { command, defineScript, type Guard, type Redis } from "./client";
 import type { Keys } from "./keys";
 
 // KEYS: queue, lease, state. ARGV: node, lease ms.
-// {0} nothing queued; {1} claimed by another node; {2, entry id, fields, attempts, first attempt at}.
+// {0} nothing queued; {1, ms left} claimed by another node; {2, entry id, fields, attempts, first attempt at}.
 const CLAIM = defineScript(`
 local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
 if not head then return {0} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, redis.call('PTTL', KEYS[2])} end
 local state = redis.call('HMGET', KEYS[3], 'id', 'attempts', 'first')
 if state[1] ~= head[1] then state = {head[1], '0', ''} end
 return {2, head[1], head[2], state[2] or '0', state[3] or ''}
@@ -97,6 +97,14 @@ export function createRedisOutbox(options: { client: Redis; guard: Guard; keys: 
           const roomId = batch[i]!;
           const [kind, entryId, fields, attempts, first] = reply as [number, string, string[], string, string];
           if (kind === 0) await afterHead(roomId, 0, now);
+          // A room being attempted is not due again before its lease runs out: the due set's head stays rooms
+          // that can be claimed. (Settling the attempt makes it due again at once.)
+          const leasedFor = kind === 1 ? Math.max(0, Number(entryId)) : kind === 2 ? leaseMs : 0;
+          if (leasedFor > 0) {
+            await guard(() =>
+              client.zAdd(keys.webhookDue, { score: now + leasedFor, value: roomId }, { condition: "XX" }),
+            );
+          }
           if (kind !== 2) continue;
           claimed.push({
             event: toEvent(roomId, fields),
