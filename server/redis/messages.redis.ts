@@ -256,7 +256,7 @@ export function createRedisMessageStore(options: RedisMessageOptions): MessageSt
     const hasSent = draft.clientMsgId !== undefined;
     // Sends are remembered in windows of the TTL: looked up in this one and the last, kept until the end of the
     // next, so a clientMsgId is recognised for at least the TTL (and at most twice it).
-    const window = Math.floor(draft.ts / ttlMs);
+    const window = Math.floor(now() / ttlMs);
     const [sentNow, sentLast] = hasSent
       ? [keys.sent(draft.roomId, window), keys.sent(draft.roomId, window - 1)]
       : [keys.room(draft.roomId), keys.room(draft.roomId)];

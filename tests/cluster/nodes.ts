@@ -54,10 +54,12 @@ export async function startNode(
       ...FAST_PRESENCE,
       ...env,
     },
-    stdio: ["ignore", "ignore", "pipe"],
+    // CLUSTER_DEBUG=1 keeps the node's log lines (stdout) too, printed with its stderr when it stops.
+    stdio: ["ignore", process.env.CLUSTER_DEBUG ? "pipe" : "ignore", "pipe"],
   });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
   );
