@@ -93,6 +93,15 @@ describe("each variable", () => {
     expect(loadConfig({ REDIS_URL: "rediss://user:pw@cache:6380/2" }).redisUrl).toBe("rediss://user:pw@cache:6380/2");
   });
 
+  test("REDIS_CLUSTER_NODES: comma-separated host:port seeds; a replica confirms each write by default there", () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: " redis-1:6379, 10.0.0.2:7000 ,redis-3:6379" });
+    expect(config.redisClusterNodes).toEqual(["redis-1:6379", "10.0.0.2:7000", "redis-3:6379"]);
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.redisReplicaAcks).toBe(1);
+    expect(loadConfig({ REDIS_URL: "redis://a:1" }).redisReplicaAcks).toBe(0);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:1", REDIS_REPLICA_ACKS: "0" }).redisReplicaAcks).toBe(0);
+  });
+
   test("JWT_SECRET: HS256 only, no dev tokens unless DEV_TOKENS=1", () => {
     const config = loadConfig({ JWT_SECRET: SECRET });
     expect(config.jwt).toMatchObject({ secret: SECRET, ephemeral: false, algorithms: ["HS256"] });
@@ -322,6 +331,14 @@ describe("bad values are refused with one line naming the variable", () => {
     ["JOIN_RATE_PER_SEC=0", { JOIN_RATE_PER_SEC: "0" }, "JOIN_RATE_PER_SEC"],
     ["INTERNAL_PORT=70000", { INTERNAL_PORT: "70000" }, "INTERNAL_PORT"],
     ["INTERNAL_PORT equal to PORT", { PORT: "4000", INTERNAL_PORT: "4000" }, "INTERNAL_PORT"],
+    ["REDIS_CLUSTER_NODES=redis://a:1", { REDIS_CLUSTER_NODES: "redis://a:1" }, "REDIS_CLUSTER_NODES"],
+    ["REDIS_CLUSTER_NODES without a port", { REDIS_CLUSTER_NODES: "a:1,b" }, "REDIS_CLUSTER_NODES"],
+    [
+      "REDIS_CLUSTER_NODES and REDIS_URL together",
+      { REDIS_CLUSTER_NODES: "a:1", REDIS_URL: "redis://a:1" },
+      "REDIS_CLUSTER_NODES",
+    ],
+    ["REDIS_REPLICA_ACKS=-1", { REDIS_REPLICA_ACKS: "-1" }, "REDIS_REPLICA_ACKS"],
   ])("%s", (_what, env, variable) => {
     const error = refusal(env);
     expect(error.message).toContain(variable);
