@@ -2,29 +2,10 @@
  * Configuration: read once from the environment at start-up, validated, frozen
  * and passed down. Nothing else in the server reads `process.env`.
  *
- * Every variable of PROTOCOL.md §7, plus `LOG_LEVEL`. A bad value stops
- * start-up with a {@link ConfigError} whose message is one line naming each
- * offending variable.
- *
- * Production hardening (issue 6), all optional:
- *
- * | variable | default | meaning |
- * | --- | --- | --- |
- * | `TLS_CERT_FILE`, `TLS_KEY_FILE` | unset | both set: serve HTTPS and WSS on `PORT` (PEM files, read at start-up) |
- * | `JWT_SECRET_FILE`, `JWT_PUBLIC_KEY_FILE` | unset | read the secret / key from a file (docker secrets); surrounding whitespace dropped; not together with the variable itself |
- * | `JWT_JWKS_URL` | unset | verify RS256/ES256 tokens (or `JWT_ALGORITHMS`) against an identity provider's key set; `kid` required |
- * | `JWT_JWKS_COOLDOWN_MS` | 30000 | least time between two fetches of the key set (an unknown `kid` triggers one) |
- * | `MAX_BUFFERED_BYTES` | 1048576 | a connection's unsent output past which it is disconnected (typing updates are dropped past half) |
- * | `CONNECT_RATE_PER_IP`, `CONNECT_BURST_PER_IP` | 50, 200 | new connections a second per client address, and the burst; `CONNECT_RATE_PER_IP=0` turns the limit off |
- * | `TRUST_PROXY` | 0 | how many proxies in front append to `X-Forwarded-For`; 1 (or true) behind our nginx template |
- *
- * Scale-out without sticky sessions (§12): `ADVERTISE_URL` (default `http://<hostname>:<PORT>`) is the base URL
- * at which the other nodes reach this one. With Redis, a Socket.IO request (or upgrade) that reaches a node
- * other than the one holding its Engine.IO session is forwarded there (transport/socket/forwarding.ts).
- *
- * `CLIENT_MSG_ID_TTL_MS` (default 600000, 10 min; revision 2 of the contract) is how long a `clientMsgId`
- * is remembered at least, so that a retry returns the first message. In Redis each remembered send is a
- * short key holding the message's id, not a copy of the message.
+ * Every variable is listed, with its default and meaning, in docs/operations.md
+ * (tests/docs/docs-consistency.test.ts checks that each one read here is
+ * there). A bad value stops start-up with a {@link ConfigError} whose message
+ * is one line naming each offending variable.
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
