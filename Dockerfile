@@ -14,6 +14,8 @@ COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY shared ./shared
 COPY server ./server
+# The web UI bundles the client package from its sources (client/README.md).
+COPY client/src ./client/src
 COPY web ./web
 RUN npm run build
 

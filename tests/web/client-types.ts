@@ -26,7 +26,7 @@ import {
   type ReadUpdate,
   type RoomSummary,
   type User,
-} from "../../web/src/client";
+} from "@huddle/client";
 
 export function typedClientExamples() {
   const client = createHuddleClient({ url: "http://localhost:3000", getToken: () => "jwt", autoConnect: false });

@@ -3,8 +3,8 @@
  * ack, a timeout, a dropped connection, a refused handshake — is normalised
  * here, so an app has a single `code` to switch on.
  */
-import type { ErrorCode } from "../../../shared/protocol";
-import type { WireError } from "../../../shared/events";
+import type { ErrorCode } from "../../shared/protocol";
+import type { WireError } from "../../shared/events";
 
 /**
  * `ErrorCode` values come from the server (§2 of the protocol); the others are the client's own:

@@ -19,7 +19,7 @@ import type {
   SessionInfo,
   TypingUpdate,
   User,
-} from "../../../shared/events";
+} from "../../shared/events";
 import type { BackoffOptions } from "./backoff";
 import type { ConnectionState, StateChange } from "./connection-state";
 import type { HuddleClientError } from "./errors";

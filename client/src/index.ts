@@ -49,4 +49,4 @@ export type {
   RoomSummary,
   Ban,
   RoomRemoved,
-} from "../../../shared/events";
+} from "../../shared/events";

@@ -12,9 +12,9 @@
  * await client.send("lobby", "hello");
  */
 import { io as defaultIo } from "socket.io-client";
-import type { JoinResult, SessionInfo } from "../../../shared/events";
-import { Limits, PROTOCOL_VERSION } from "../../../shared/protocol";
-import { checkMessageText } from "../../../shared/text";
+import type { JoinResult, SessionInfo } from "../../shared/events";
+import { Limits, PROTOCOL_VERSION } from "../../shared/protocol";
+import { checkMessageText } from "../../shared/text";
 import { createChangeCalls } from "./changes";
 import { createConnectionDriver } from "./connection";
 import { createStateMachine, waitUntilConnected } from "./connection-state";
