@@ -14,8 +14,8 @@ COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY shared ./shared
 COPY server ./server
-# The web UI bundles the client package from its sources (client/README.md).
-COPY client/src ./client/src
+# The client package: the web UI bundles its sources, and `npm run build` builds it too.
+COPY client ./client
 COPY web ./web
 RUN npm run build
 
