@@ -51,7 +51,15 @@ const lockFile = join(dist, ".build.lock");
 /** What the output depends on: every file under the directories, and the files (a missing one counts too). */
 const INPUTS = {
   dirs: ["server", "shared", "client/src", "web/src", "web/public"],
-  files: ["scripts/build.mjs", "package.json", "package-lock.json", "tsconfig.json", "node_modules/.package-lock.json"],
+  files: [
+    "scripts/build.mjs",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    // esbuild reads it for the client's sources the web UI bundles.
+    "client/tsconfig.json",
+    "node_modules/.package-lock.json",
+  ],
 };
 const LOCK_WAIT_MS = 120_000;
 /** How long a build is kept after it was last current or last started. */

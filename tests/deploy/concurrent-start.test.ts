@@ -39,6 +39,7 @@ const COPIED = [
   "server",
   "shared",
   "client/src",
+  "client/tsconfig.json",
   "web",
   "scripts",
   "package.json",
