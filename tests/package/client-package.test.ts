@@ -57,7 +57,7 @@ async function run(command: string, args: string[], cwd: string, timeout = 60_00
 /** Runs a script in the consumer project with node; returns its stdout parsed as JSON. */
 async function node(file: string, source: string, args: string[] = []): Promise<any> {
   writeFileSync(join(app, file), source);
-  const { stdout } = await run(process.execPath, [file, ...args], app, 30_000);
+  const { stdout } = await run(process.execPath, [file, ...args], app, 40_000);
   return JSON.parse(stdout);
 }
 
@@ -192,7 +192,7 @@ client.close();
       expect.arrayContaining(["createHuddleClient", "HuddleClientError", "PROTOCOL_REVISION", "PROTOCOL_VERSION"]),
     );
     expect(result).toMatchObject({ revision: PROTOCOL_REVISION, error: true, state: "connecting" });
-  });
+  }, 60_000);
 
   test("import from an ES module gets the ESM build", async () => {
     const result = await node(
@@ -211,7 +211,7 @@ client.close();
     );
     expect(result.file).toMatch(/node_modules\/@huddle\/client\/dist\/index\.mjs$/);
     expect(result).toEqual(expect.objectContaining({ version: 1, revision: PROTOCOL_REVISION, error: "closed" }));
-  });
+  }, 60_000);
 
   test("tsc --strict type-checks TypeScript consumers: ESM and CommonJS (nodenext), and a bundler's", async () => {
     const consumer = (from: string) => `import {
@@ -244,8 +244,16 @@ client.on("message", (m) => m.text.toFixed());
     writeFileSync(join(app, "consumer.mts"), consumer("esm"));
     writeFileSync(join(app, "consumer.cts"), consumer("cjs"));
     writeFileSync(join(app, "consumer-bundled.ts"), consumer("bundler"));
-    // No @types/node and no skipLibCheck: the package's declarations must stand on their own.
-    const options = { strict: true, target: "es2022", lib: ["es2022", "dom"], types: [], noEmit: true };
+    // No @types/node and no skipLibCheck: the package's declarations (and socket.io-client's) must stand on their
+    // own. TypeScript's own lib files are not checked again: that is most of the time, and none of ours.
+    const options = {
+      strict: true,
+      target: "es2022",
+      lib: ["es2022", "dom"],
+      types: [],
+      noEmit: true,
+      skipDefaultLibCheck: true,
+    };
     const configs = {
       "tsconfig.node.json": {
         module: "nodenext",
@@ -257,10 +265,10 @@ client.on("message", (m) => m.text.toFixed());
     await Promise.all(
       Object.entries(configs).map(([name, { files, ...compiler }]) => {
         writeFileSync(join(app, name), JSON.stringify({ compilerOptions: { ...options, ...compiler }, files }));
-        return run(process.execPath, [TSC, "-p", name, "--strict"], app, 120_000);
+        return run(process.execPath, [TSC, "-p", name, "--strict"], app, 100_000);
       }),
     );
-  });
+  }, 120_000);
 
   test("esbuild bundles it for the browser: the ESM build and socket.io-client's browser build", async () => {
     writeFileSync(
@@ -286,7 +294,7 @@ client.on("message", (m) => document.body.append(m.text));
     // Node's WebSocket and XMLHttpRequest shims stay out: the browser has its own.
     expect(inputs.filter((input) => /node_modules\/(ws|xmlhttprequest-ssl)\//.test(input))).toEqual([]);
     expect(result.outputFiles[0]!.contents.length).toBeLessThan(80 * 1024);
-  });
+  }, 60_000);
 
   test("a Node script joins, sends, edits, reacts and reads on a live server", async () => {
     const server = await startApp();
@@ -297,9 +305,9 @@ client.on("message", (m) => document.body.append(m.text));
 
 const [url, aliceToken, bobToken, roomId] = process.argv.slice(2);
 setTimeout(() => {
-  console.error("chat.mjs: still running after 20 s");
+  console.error("chat.mjs: still running after 30 s");
   process.exit(2);
-}, 20_000).unref();
+}, 30_000).unref();
 const open = (token) => createHuddleClient({ url, getToken: () => token });
 const next = (client, event, wanted = () => true) =>
   new Promise((resolve) => {
@@ -350,5 +358,5 @@ bob.close();
       readers: expect.arrayContaining(["Bob"]),
       rooms: [{ roomId, unread: 0, last: "hello, edited" }],
     });
-  });
+  }, 60_000);
 });
