@@ -14,6 +14,8 @@ COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY shared ./shared
 COPY server ./server
+# The client package: the web UI bundles its sources, and `npm run build` builds it too.
+COPY client ./client
 COPY web ./web
 RUN npm run build
 

@@ -2,6 +2,8 @@
 const common = {
   testEnvironment: "node",
   roots: ["<rootDir>/tests"],
+  // Tests import the client as an app does, by its package name; here it is its sources (tsconfig.json "paths").
+  moduleNameMapper: { "^@huddle/client$": "<rootDir>/client/src/index.ts" },
   transform: {
     // Type checking is `tsc`'s job in `npm test`; ts-jest only transpiles, which keeps test start-up fast.
     "^.+\\.ts$": ["ts-jest", { isolatedModules: true, tsconfig: "tsconfig.json" }],

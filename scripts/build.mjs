@@ -50,8 +50,16 @@ const lockFile = join(dist, ".build.lock");
 
 /** What the output depends on: every file under the directories, and the files (a missing one counts too). */
 const INPUTS = {
-  dirs: ["server", "shared", "web/src", "web/public"],
-  files: ["scripts/build.mjs", "package.json", "package-lock.json", "tsconfig.json", "node_modules/.package-lock.json"],
+  dirs: ["server", "shared", "client/src", "web/src", "web/public"],
+  files: [
+    "scripts/build.mjs",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    // esbuild reads it for the client's sources the web UI bundles.
+    "client/tsconfig.json",
+    "node_modules/.package-lock.json",
+  ],
 };
 const LOCK_WAIT_MS = 120_000;
 /** How long a build is kept after it was last current or last started. */
@@ -167,6 +175,8 @@ async function buildInto(target) {
         format: "esm",
         minify: true,
         sourcemap: true,
+        // The UI imports the client as an app does; here it is bundled from its sources.
+        alias: { "@huddle/client": join(root, "client/src/index.ts") },
         logLevel: "warning",
       });
       cpSync(join(root, "web/public"), join(temporary, "web"), { recursive: true });

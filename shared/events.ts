@@ -19,7 +19,7 @@ import type {
   RoomsListPayload,
   SendPayload,
   TypingPayload,
-} from "./schemas";
+} from "./payloads";
 
 export type User = { id: string; name: string };
 

@@ -1,12 +1,14 @@
 /**
  * Payload schemas of protocol v1: the single source of truth for what a client
- * may send. The TypeScript payload types are derived from them, so the types
- * and the runtime checks cannot drift apart.
+ * may send. The payload types are written out in ./payloads (so the event maps
+ * need no zod) and checked against these schemas at the end of this file, so
+ * the types and the runtime checks cannot drift apart.
  *
  * Unknown keys are ignored (and stripped), so a newer client can send extra
  * fields to an older server; a key the schema knows must have the right type.
  */
 import { z } from "zod";
+import type { ClientToServerEvents } from "./events";
 import { Limits } from "./protocol";
 import { codePointLength } from "./text";
 
@@ -108,18 +110,20 @@ export const TokenRequestSchema = z.object({
     .pipe(z.string().min(1, "name must not be empty").max(64, "name must be at most 64 characters")),
 });
 
-export type JoinPayload = z.infer<typeof JoinPayloadSchema>;
-export type LeavePayload = z.infer<typeof LeavePayloadSchema>;
-export type SendPayload = z.infer<typeof SendPayloadSchema>;
-export type TypingPayload = z.infer<typeof TypingPayloadSchema>;
-export type HistoryPayload = z.infer<typeof HistoryPayloadSchema>;
+export type {
+  JoinPayload,
+  LeavePayload,
+  SendPayload,
+  TypingPayload,
+  HistoryPayload,
+  EditPayload,
+  DeletePayload,
+  ReactionPayload,
+  ReadPayload,
+  ReadsPayload,
+  RoomsListPayload,
+} from "./payloads";
 export type PublishBody = z.infer<typeof PublishBodySchema>;
-export type EditPayload = z.infer<typeof EditPayloadSchema>;
-export type DeletePayload = z.infer<typeof DeletePayloadSchema>;
-export type ReactionPayload = z.infer<typeof ReactionPayloadSchema>;
-export type ReadPayload = z.infer<typeof ReadPayloadSchema>;
-export type ReadsPayload = z.infer<typeof ReadsPayloadSchema>;
-export type RoomsListPayload = z.input<typeof RoomsListPayloadSchema>;
 export type BanBody = z.infer<typeof BanBodySchema>;
 export type TokenRequest = z.infer<typeof TokenRequestSchema>;
 
@@ -149,3 +153,22 @@ export function describeIssues(error: z.ZodError): string {
   const where = first.path.length > 0 ? first.path.join(".") : "payload";
   return `${where}: ${first.message}`;
 }
+
+/** Exactly the same type (not merely assignable either way: an extra optional key or a wider type fails). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** The payload each event of the map in ./events takes (the plain types of ./payloads). */
+type PayloadOf<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0];
+/**
+ * Each event's payload type is exactly what its schema accepts (its input) and hands on (its output): a schema
+ * changed without its type, or a type without its schema, fails `tsc` here.
+ */
+type PayloadsMatch = {
+  [E in ClientEventName]: Same<z.input<(typeof ClientEventSchemas)[E]>, PayloadOf<E>> extends true
+    ? E extends "rooms:list"
+      ? true // its output is `{}`, whatever the input
+      : Same<z.output<(typeof ClientEventSchemas)[E]>, PayloadOf<E>>
+    : false;
+};
+type AllTrue<T extends { [E in ClientEventName]: true }> = T;
+// Checked where it is written; never used.
+type _PayloadTypesMatchSchemas = AllTrue<PayloadsMatch>;

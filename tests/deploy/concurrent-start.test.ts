@@ -35,7 +35,17 @@ import { TEST_SECRET } from "../helpers/tokens";
 
 const ROOT = join(__dirname, "..", "..");
 /** What `npm start` needs from a checkout (node_modules is linked, not copied). */
-const COPIED = ["server", "shared", "web", "scripts", "package.json", "package-lock.json", "tsconfig.json"];
+const COPIED = [
+  "server",
+  "shared",
+  "client/src",
+  "client/tsconfig.json",
+  "web",
+  "scripts",
+  "package.json",
+  "package-lock.json",
+  "tsconfig.json",
+];
 /** A string the server answers with (GET /ws without an upgrade), changed in server/app.ts per revision. */
 const WS_MESSAGE = "GET /ws needs a WebSocket upgrade";
 /** The line scripts/build.mjs writes when it built (and nothing when the build was up to date). */

@@ -5,7 +5,7 @@
  * `since` to exactly the server's state.
  */
 import { createMemoryStores, type Stores } from "../../server/stores";
-import type { HuddleClient, Message } from "../../web/src/client";
+import type { HuddleClient, Message } from "@huddle/client";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
 import { eventually, sleep } from "../helpers/clients";
 import { closeAllTestClients, nextEvent, reachState, startClient } from "./client-helpers";

@@ -10,8 +10,8 @@ import {
   type HuddleClientEvents,
   type HuddleClientOptions,
   type HuddleSocket,
-} from "../../web/src/client";
-import type { ConnectionStatus } from "../../web/src/client";
+} from "@huddle/client";
+import type { ConnectionStatus } from "@huddle/client";
 import { signToken } from "../helpers/tokens";
 
 export interface TestClient {

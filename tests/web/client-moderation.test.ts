@@ -6,7 +6,7 @@
  * refused `forbidden`; and the limits of joining as typed errors, with a
  * reconnect that waits for the join budget instead of dropping rooms.
  */
-import { HuddleClientError, type HuddleClient } from "../../web/src/client";
+import { HuddleClientError, type HuddleClient } from "@huddle/client";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
 import { sleep } from "../helpers/clients";
 import { freePort } from "../helpers/ports";

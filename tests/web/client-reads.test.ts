@@ -4,7 +4,7 @@
  * connection of the user, joined or not; to the room for public markers),
  * and the unread helpers kept by the events alone agreeing with the server.
  */
-import type { HuddleClient, JoinedEvent, Message, ReadUpdate } from "../../web/src/client";
+import type { HuddleClient, JoinedEvent, Message, ReadUpdate } from "@huddle/client";
 import {
   NOTHING_READ,
   readAfterAnswer,
@@ -15,7 +15,7 @@ import {
   seenBy,
   unreadCount,
   type ReadState,
-} from "../../web/src/client";
+} from "@huddle/client";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
 import { eventually, sleep } from "../helpers/clients";
 import { uniqueUserId } from "../helpers/tokens";

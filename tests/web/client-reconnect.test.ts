@@ -4,7 +4,7 @@
  * again on the same port. What a user would notice: no message missing, none
  * twice, and the connection state saying what is going on.
  */
-import type { ConnectionState, HuddleClient, Message } from "../../web/src/client";
+import type { ConnectionState, HuddleClient, Message } from "@huddle/client";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
 import { eventually } from "../helpers/clients";
 import { signToken } from "../helpers/tokens";

@@ -8,6 +8,7 @@ import {
   createHuddleClient,
   firstUnread,
   mergeRead,
+  PROTOCOL_REVISION,
   NOTHING_READ,
   readAfterAnswer,
   readAfterMessage,
@@ -26,7 +27,7 @@ import {
   type ReadUpdate,
   type RoomSummary,
   type User,
-} from "../../web/src/client";
+} from "@huddle/client";
 
 export function typedClientExamples() {
   const client = createHuddleClient({ url: "http://localhost:3000", getToken: () => "jwt", autoConnect: false });
@@ -37,13 +38,16 @@ export function typedClientExamples() {
   const sent: Promise<Message> = client.send("lobby", "hi");
   client.history("lobby", { before: "1-0", limit: 20 }).then((page) => page.more satisfies boolean);
   (null as unknown as HuddleClientError).code satisfies string;
+  // The server's revision is a number (an older or newer server than PROTOCOL_REVISION), always set.
+  client.on("session", (session) => session.revision satisfies number);
+  const behind: boolean = (client.session?.revision ?? PROTOCOL_REVISION) < PROTOCOL_REVISION;
   // @ts-expect-error: not an event of the client
   client.on("message:new", () => {});
   // @ts-expect-error: send needs the text
   void client.send("lobby");
   // @ts-expect-error: a message event carries a Message, not a string
   client.on("message", (m: string) => m);
-  return { joined, sent };
+  return { joined, sent, behind };
 }
 
 export function messageChangeExamples() {

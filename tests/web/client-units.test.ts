@@ -11,8 +11,8 @@ import {
   readFromSummary,
   seenBy,
   unreadCount,
-} from "../../web/src/client";
-import { createRoomTrack, markChanged, markSeen, mergeJoin } from "../../web/src/client/room-tracker";
+} from "@huddle/client";
+import { createRoomTrack, markChanged, markSeen, mergeJoin } from "../../client/src/room-tracker";
 import type { JoinResult, Message } from "../../shared/events";
 
 describe("backoffDelay", () => {

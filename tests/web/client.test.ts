@@ -2,7 +2,7 @@
  * The typed client against a real server in Node: calls and their typed
  * errors, the outbox, the typing throttle, and token refresh.
  */
-import { HuddleClientError, type Message, type OutboxEntry } from "../../web/src/client";
+import { HuddleClientError, type Message, type OutboxEntry } from "@huddle/client";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";

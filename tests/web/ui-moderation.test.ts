@@ -1,6 +1,6 @@
 /** The web UI's pure parts of moderation and limits: the words it shows, and the store of a removed room. */
-import type { JoinedEvent, Message, User } from "../../web/src/client";
-import { HuddleClientError } from "../../web/src/client";
+import type { JoinedEvent, Message, User } from "@huddle/client";
+import { HuddleClientError } from "@huddle/client";
 import { BAN_DURATIONS, banLength, banUntil, errorText, isBanned } from "../../web/src/ui/format";
 import { activeRoom, initialState, reduce, type Action, type ChatState } from "../../web/src/ui/store";
 

@@ -1,6 +1,6 @@
 /** The web UI's pure parts: words it shows, the store over client events, and the timeline rows. */
-import type { JoinedEvent, Message, OutboxEntry, RoomSummary, User } from "../../web/src/client";
-import { HuddleClientError } from "../../web/src/client";
+import type { JoinedEvent, Message, OutboxEntry, RoomSummary, User } from "@huddle/client";
+import { HuddleClientError } from "@huddle/client";
 import {
   connectionText,
   errorText,

@@ -2,7 +2,7 @@
  * The browser entry point: decides between the sign-in screen and the chat,
  * and hands the chat a token source that renews an expired dev token.
  */
-import type { TokenReason } from "./client";
+import type { TokenReason } from "@huddle/client";
 import { createAuthStore, readClaims, requestDevToken, type StoredAuth } from "./ui/auth";
 import { startChat, type ChatController } from "./ui/chat-controller";
 import { roomFromHash } from "./ui/format";

@@ -1,4 +1,4 @@
-import type { User } from "../client";
+import type { User } from "@huddle/client";
 import { el } from "./dom";
 import { colorSlot, initials } from "./format";
 

@@ -15,7 +15,7 @@
  * focused page, 300 ms after the view settles.
  */
 import { checkMessageText } from "../../../shared/text";
-import { createHuddleClient, isTransient, type HuddleClient, type HuddleClientError } from "../client";
+import { createHuddleClient, isTransient, type HuddleClient, type HuddleClientError } from "@huddle/client";
 import { createChatView } from "./chat-view";
 import { errorText, hashForRoom, isBanned, isRoomId, roomFromHash } from "./format";
 import { createMessageActions } from "./message-actions";

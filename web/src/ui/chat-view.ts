@@ -5,7 +5,7 @@
  */
 import { codePointLength, normalizeText } from "../../../shared/text";
 import { Limits } from "../../../shared/protocol";
-import type { User } from "../client";
+import type { User } from "@huddle/client";
 import { avatar } from "./avatar";
 import { byId, el, setHidden, setText } from "./dom";
 import { connectionText, firstLine, typingLine } from "./format";

@@ -3,7 +3,7 @@
  * connection status, errors in plain language, times, and room links.
  * No DOM here, so all of it is tested in Node.
  */
-import type { ConnectionState, HuddleClientError, User } from "../client";
+import type { ConnectionState, HuddleClientError, User } from "@huddle/client";
 
 /** The protocol's room id rule (PROTOCOL.md §2), checked before asking the server. */
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_\-.:]{1,64}$/;

@@ -6,7 +6,7 @@
  * in the server's order, never from a call's answer.
  */
 import { checkMessageText } from "../../../shared/text";
-import type { HuddleClient, HuddleClientError } from "../client";
+import type { HuddleClient, HuddleClientError } from "@huddle/client";
 import type { ChatView } from "./chat-view";
 import { errorText } from "./format";
 import { hasMyReaction, QUICK_REACTIONS } from "./reactions";

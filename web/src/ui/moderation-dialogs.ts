@@ -7,7 +7,7 @@
  * The server decides who may do this: the controls that open these are only
  * shown to a token that says moderator, and a refusal is shown as words.
  */
-import type { Ban, HuddleClient, HuddleClientError, User } from "../client";
+import type { Ban, HuddleClient, HuddleClientError, User } from "@huddle/client";
 import { byId, el, setText } from "./dom";
 import { BAN_DURATIONS, banLength, banUntil, errorText } from "./format";
 import type { ChatState } from "./store";

@@ -3,7 +3,7 @@
  * reaction as a chip (emoji, count, whether it is mine, who reacted by
  * name). Pure, so it is tested in Node.
  */
-import type { Reaction, User } from "../client";
+import type { Reaction, User } from "@huddle/client";
 import { Limits } from "../../../shared/protocol";
 import { listNames } from "./format";
 

@@ -22,7 +22,7 @@ import {
   type ReadUpdate,
   type RoomSummary,
   type User,
-} from "../client";
+} from "@huddle/client";
 
 /** One of my messages the server has not confirmed with `message:new` yet. */
 export interface Outgoing {

@@ -6,7 +6,7 @@
  * "New messages" line, and who has seen my latest message. Pure, so it is
  * tested in Node.
  */
-import { seenBy, type Message, type User } from "../client";
+import { seenBy, type Message, type User } from "@huddle/client";
 import { dayKey, dayLabel, editedTitle, errorText, firstLine } from "./format";
 import { canAddReaction, nameBook, reactionChips, type NameOf, type ReactionChip } from "./reactions";
 import type { RoomView } from "./store";

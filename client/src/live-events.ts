@@ -8,7 +8,7 @@
  * sends my own marker to all my connections, and they move forward only, so
  * they need neither holding nor dedupe.
  */
-import type { Message, PresenceEvent } from "../../../shared/events";
+import type { Message, PresenceEvent } from "../../shared/events";
 import type { Emitter } from "./emitter";
 import { markChanged, markSeen, type LiveEvent, type RoomTrack } from "./room-tracker";
 import type { HuddleClientEvents, HuddleSocket } from "./types";

@@ -3,8 +3,8 @@
  * ack, a timeout, a dropped connection, a refused handshake — is normalised
  * here, so an app has a single `code` to switch on.
  */
-import type { ErrorCode } from "../../../shared/protocol";
-import type { WireError } from "../../../shared/events";
+import type { ErrorCode } from "../../shared/protocol";
+import type { WireError } from "../../shared/events";
 
 /**
  * `ErrorCode` values come from the server (§2 of the protocol); the others are the client's own:
@@ -12,7 +12,8 @@ import type { WireError } from "../../../shared/events";
  * - `disconnected`: the connection dropped before the answer came;
  * - `closed`: `client.close()` was called;
  * - `auth`: the server refused the token and `getToken()` could not give a better one;
- * - `unsupported`: the server does not speak this protocol version.
+ * - `unsupported`: the server does not speak this protocol version (the connection is refused), or, for a
+ *   call, it serves an older revision that lacks it (see `HuddleSession.revision`).
  */
 export type ClientErrorCode = ErrorCode | "timeout" | "disconnected" | "closed" | "auth" | "unsupported";
 

@@ -7,9 +7,9 @@
  * What a ban does to the banned user's own client (the `removed` event) is
  * the client's, not these calls': it comes from the server to that user.
  */
-import type { Ban } from "../../../shared/events";
-import { Limits } from "../../../shared/protocol";
-import { codePointLength } from "../../../shared/text";
+import type { Ban } from "../../shared/events";
+import { Limits } from "../../shared/protocol";
+import { codePointLength } from "../../shared/text";
 import { HuddleClientError } from "./errors";
 import type { RestRequest } from "./rest";
 import type { HuddleClient } from "./types";

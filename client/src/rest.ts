@@ -5,7 +5,7 @@
  * went over the socket or over HTTP. Used for what the socket does not carry
  * (moderation, §11).
  */
-import { ErrorCode, type ErrorCode as WireCode } from "../../../shared/protocol";
+import { ErrorCode, type ErrorCode as WireCode } from "../../shared/protocol";
 import { HuddleClientError } from "./errors";
 import { describeError } from "./request";
 

@@ -3,11 +3,17 @@
  * It depends on socket.io-client and the shared protocol types, nothing else.
  */
 export { createHuddleClient } from "./huddle-client";
+/**
+ * The protocol this package speaks: version 1, revision `PROTOCOL_REVISION` (the package's version is
+ * `<version>.<revision>.<patch>`). The server's revision is `client.session.revision`.
+ */
+export { PROTOCOL_VERSION, PROTOCOL_REVISION } from "../../shared/protocol";
 export type {
   BanOptions,
   HuddleClient,
   HuddleClientOptions,
   HuddleClientEvents,
+  HuddleSession,
   HuddleSocket,
   IoFactory,
   JoinedEvent,
@@ -49,4 +55,4 @@ export type {
   RoomSummary,
   Ban,
   RoomRemoved,
-} from "../../../shared/events";
+} from "../../shared/events";

@@ -10,7 +10,7 @@
  * is enough because a room's `message:new` and `message:updated` arrive in
  * change order.
  */
-import type { JoinResult, Message, PresenceEvent } from "../../../shared/events";
+import type { JoinResult, Message, PresenceEvent } from "../../shared/events";
 
 /** Positions remembered per room for dedupe; older ones are far behind any page a server could resend. */
 const SEEN_KEEP = 2000;

@@ -20,7 +20,7 @@
  * A room this client has not joined gets no message events, so its `lastSeq` only grows from the next
  * `rooms:list`: refresh that list now and then (on focus, every half minute) to see new messages there.
  */
-import type { Message, ReadMarker, RoomSummary, User } from "../../../shared/events";
+import type { Message, ReadMarker, RoomSummary, User } from "../../shared/events";
 
 export interface ReadState {
   /** My marker: a message id, or null when nothing is read yet. */

@@ -4,7 +4,7 @@
  * the single place where socket.io's errors and `{ ok: false }` acks become
  * the client's one error type.
  */
-import type { Ack, AckResults, ClientToServerEvents } from "../../../shared/events";
+import type { Ack, AckResults, ClientToServerEvents } from "../../shared/events";
 import { HuddleClientError } from "./errors";
 import type { HuddleSocket } from "./types";
 

@@ -9,8 +9,8 @@
  * reports every change, the caller's own included, in the room's change
  * order, while an answer can arrive after a later change by someone else.
  */
-import type { Message } from "../../../shared/events";
-import { checkMessageText } from "../../../shared/text";
+import type { Message } from "../../shared/events";
+import { checkMessageText } from "../../shared/text";
 import { HuddleClientError } from "./errors";
 import type { Request } from "./request";
 import type { HuddleClient } from "./types";

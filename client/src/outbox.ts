@@ -7,7 +7,7 @@
  * This module owns the entries and their status; when to emit is the
  * client's business.
  */
-import type { Message } from "../../../shared/events";
+import type { Message } from "../../shared/events";
 import type { HuddleClientError } from "./errors";
 
 export type OutboxStatus = "pending" | "sent" | "failed";

@@ -6,7 +6,7 @@
  * What to do once connected (re-join rooms, flush the outbox) is the
  * client's; it reports that through `onConnect` / `onDisconnect`.
  */
-import { ConnectErrorCode } from "../../../shared/protocol";
+import { ConnectErrorCode } from "../../shared/protocol";
 import { backoffDelay, type BackoffOptions } from "./backoff";
 import type { StateMachine } from "./connection-state";
 import { HuddleClientError, type ClientErrorCode } from "./errors";

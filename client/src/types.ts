@@ -19,13 +19,20 @@ import type {
   SessionInfo,
   TypingUpdate,
   User,
-} from "../../../shared/events";
+} from "../../shared/events";
 import type { BackoffOptions } from "./backoff";
 import type { ConnectionState, StateChange } from "./connection-state";
 import type { HuddleClientError } from "./errors";
 import type { OutboxEntry } from "./outbox";
 
 export type HuddleSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * The server's `session`, as the client reports it. `revision` is the revision of protocol v1 the server
+ * serves: what it said, or 1 when it said nothing (a revision-1 server). Compare it with `PROTOCOL_REVISION`,
+ * the revision this client speaks: against an older server, calls it lacks reject with `unsupported`.
+ */
+export type HuddleSession = Omit<SessionInfo, "revision"> & { revision: number };
 export type IoFactory = (url: string, options: Partial<ManagerOptions & SocketOptions>) => HuddleSocket;
 
 /** Why the client asks for a token: the first connection, an expired one, or one the server refused. */
@@ -114,7 +121,8 @@ export interface BanOptions {
 
 export interface HuddleClientEvents {
   state: StateChange;
-  session: SessionInfo;
+  /** The server's `session`, first thing on each connection. */
+  session: HuddleSession;
   joined: JoinedEvent;
   /** The client stopped being in a room on its own (a re-join was refused). */
   left: { roomId: string; error: HuddleClientError };
@@ -152,7 +160,8 @@ export interface HuddleClient {
   readonly state: ConnectionState;
   /** The signed-in user, once the server has sent `session`. */
   readonly user: User | undefined;
-  readonly session: SessionInfo | undefined;
+  /** The latest `session`: the user, the node, the revision of the protocol the server serves, its limits. */
+  readonly session: HuddleSession | undefined;
   /** The underlying typed socket (for advanced uses; do not reconnect it yourself). */
   readonly socket: HuddleSocket;
   /** Rooms the client is in or will re-join. */

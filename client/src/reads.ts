@@ -5,7 +5,7 @@
  * of rooms needs only a connection. All are safe to repeat: a marker never
  * moves back, so a `markRead` sent twice, or late, changes nothing.
  */
-import type { ReadMarker, ReadResult, RoomSummary } from "../../../shared/events";
+import type { ReadMarker, ReadResult, RoomSummary } from "../../shared/events";
 import type { Request } from "./request";
 import type { HuddleClient } from "./types";
 

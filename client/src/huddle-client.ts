@@ -12,9 +12,9 @@
  * await client.send("lobby", "hello");
  */
 import { io as defaultIo } from "socket.io-client";
-import type { JoinResult, SessionInfo } from "../../../shared/events";
-import { Limits, PROTOCOL_VERSION } from "../../../shared/protocol";
-import { checkMessageText } from "../../../shared/text";
+import type { JoinResult } from "../../shared/events";
+import { Limits, PROTOCOL_VERSION } from "../../shared/protocol";
+import { checkMessageText } from "../../shared/text";
 import { createChangeCalls } from "./changes";
 import { createConnectionDriver } from "./connection";
 import { createStateMachine, waitUntilConnected } from "./connection-state";
@@ -22,15 +22,23 @@ import { Emitter } from "./emitter";
 import { HuddleClientError, isTransient } from "./errors";
 import { joinAllPaced } from "./join-budget";
 import { createOutbox, newClientMsgId, type OutboxEntry } from "./outbox";
-import { createRequest, toClientError } from "./request";
+import { createRequest, toClientError, type Request } from "./request";
 import { routeLiveEvents } from "./live-events";
 import { createModerationCalls } from "./moderation";
 import { createReadCalls } from "./reads";
-import { createRest } from "./rest";
+import { createRest, type RestRequest } from "./rest";
+import { checkRevision, revisionError, revisionOf, sessionWithRevision } from "./revision";
 import { createRoomTrack, mergeJoin, type RoomTrack } from "./room-tracker";
 import { createSender } from "./sender";
 import { createTypingThrottle } from "./typing-throttle";
-import type { HuddleClient, HuddleClientEvents, HuddleClientOptions, HuddleSocket, IoFactory } from "./types";
+import type {
+  HuddleClient,
+  HuddleClientEvents,
+  HuddleClientOptions,
+  HuddleSession,
+  HuddleSocket,
+  IoFactory,
+} from "./types";
 
 export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
   const ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
@@ -41,7 +49,7 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
   const outbox = createOutbox();
   const rooms = new Map<string, RoomTrack>();
 
-  let session: SessionInfo | undefined;
+  let session: HuddleSession | undefined;
   let closed = false;
   /** Per connection: rooms joined on it, and joins in flight on it. */
   let joinedNow = new Map<string, JoinResult>();
@@ -60,13 +68,24 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     auth: (cb: (data: object) => void) => cb({ token: connection.token, v: PROTOCOL_VERSION }),
   });
 
-  const request = createRequest(socket, ackTimeoutMs);
-  const rest = createRest({
+  const emitRequest = createRequest(socket, ackTimeoutMs);
+  /** Every call over the socket: refused at once when the server's revision lacks it (./revision). */
+  const request: Request = async (event, payload, timeoutMs) => {
+    const { needed, what } = revisionOf(event, payload);
+    checkRevision(session, needed, what);
+    return emitRequest(event, payload, timeoutMs);
+  };
+  const callRest = createRest({
     url: options.url,
     // The token the socket uses; before the first connection asked for one, ask now.
     token: async () => connection.token ?? options.getToken({ reason: "initial" }),
     timeoutMs: ackTimeoutMs,
   });
+  /** Only moderation goes over REST, and revision 2 added it. */
+  const rest: RestRequest = async (method, path, body) => {
+    checkRevision(session, 2, "moderation");
+    return callRest(method, path, body);
+  };
   const report = (entry: OutboxEntry | undefined) => entry && events.emit("outbox", entry);
   const sender = createSender({
     outbox,
@@ -118,8 +137,8 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
   });
 
   socket.on("session", (info) => {
-    session = info;
-    events.emit("session", info);
+    session = sessionWithRevision(info);
+    events.emit("session", session);
   });
 
   // ── rooms ─────────────────────────────────────────────────────────────────
@@ -275,6 +294,8 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
     },
 
     async leave(roomId, leaveOptions = {}) {
+      // Refused before anything changes, so the room stays joined.
+      if (leaveOptions.forget) checkRevision(session, 2, "leave with forget");
       const wanted = rooms.has(roomId);
       rooms.delete(roomId);
       let wasJoined = false;
@@ -303,6 +324,8 @@ export function createHuddleClient(options: HuddleClientOptions): HuddleClient {
       if (!rooms.has(roomId)) return Promise.reject(new HuddleClientError("not_joined", `not in room ${roomId}`));
       const checked = checkMessageText(text);
       if (!checked.ok) return Promise.reject(new HuddleClientError(checked.code, checked.message));
+      const tooOld = sendOptions.replyTo !== undefined && revisionError(session, 2, "a reply (replyTo)");
+      if (tooOld) return Promise.reject(tooOld);
       typing.stop(roomId);
       const clientMsgId = sendOptions.clientMsgId ?? newClientMsgId();
       const draft = { roomId, text: checked.text, clientMsgId, replyTo: sendOptions.replyTo };
