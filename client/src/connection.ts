@@ -50,7 +50,8 @@ const AUTH_CODES: ReadonlySet<number> = new Set([
 function refusalCode(code: number): ClientErrorCode {
   if (AUTH_CODES.has(code)) return "auth";
   if (code === ConnectErrorCode.UnsupportedVersion) return "unsupported";
-  if (code === ConnectErrorCode.TooManyConnections) return "rate_limited";
+  // A fixed limit (§13), not a rate: waiting for a budget to refill does not help, closing another connection does.
+  if (code === ConnectErrorCode.TooManyConnections) return "limit_exceeded";
   return "unavailable";
 }
 

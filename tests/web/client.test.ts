@@ -210,6 +210,18 @@ describe("token refresh", () => {
     expect(states).toEqual(["connecting", "connected", "connecting", "connected"]);
   });
 
+  test("a connection past MAX_CONNECTIONS_PER_USER is refused limit_exceeded (4029), and retried", async () => {
+    const capped = await startApp({ MAX_CONNECTIONS_PER_USER: "1" });
+    const claims = { sub: `capped-${process.pid}`, name: "Capped" };
+    const first = startClient(capped.url, { claims });
+    await reachState(first.client, "connected");
+    const second = startClient(capped.url, { claims });
+    const refused = await nextEvent(second.client, "error", () => true);
+    expect(refused).toMatchObject({ code: "limit_exceeded", connectCode: 4029 });
+    first.client.close();
+    await reachState(second.client, "connected");
+  });
+
   test("goes offline with reason auth when even the new token is refused", async () => {
     const { client } = startClient(server.url, { getToken: () => "not-a-jwt" });
     const offline = await nextEvent(client, "state", ({ newState }) => newState.status === "offline");
