@@ -113,6 +113,13 @@ export function createDatabase(options: DatabaseOptions, logger: Logger): Databa
       return mapped(error);
     }
     let broken: unknown;
+    // The pool stops listening for a connection's errors while it is checked out, and a connection that drops
+    // (the server killed) emits one even with a query running: unheard, it would end the process.
+    const onError = (error: unknown) => {
+      broken = error;
+      outage(error);
+    };
+    client.on("error", onError);
     const run: Database["query"] = async <R extends Row>(sql: string, params: readonly unknown[] = []) => {
       try {
         return (await client.query<R>(sql, params as unknown[])).rows;
@@ -132,6 +139,7 @@ export function createDatabase(options: DatabaseOptions, logger: Logger): Databa
       return mapped(error);
     } finally {
       // A connection that failed is destroyed rather than handed to the next caller.
+      client.off("error", onError);
       client.release(broken === undefined ? undefined : true);
     }
   };

@@ -108,3 +108,19 @@ test("the database away: calls fail at once as unavailable and the records are n
   await eventually(() => records.isReady(), "ready again", 10_000);
   expect((await messages.latest("r", 10)).messages.map((m) => m.text)).toEqual(["before"]);
 });
+
+test("the server killed during a transaction: the transaction fails as unavailable and the process goes on", async () => {
+  const db = await database();
+  // The connection is checked out of the pool (no pool listener) and busy when the server dies.
+  const inFlight = db.transaction((query) => query("SELECT pg_sleep(30)"));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await postgres.kill();
+  try {
+    await expect(inFlight).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(db.isReady()).toBe(false);
+  } finally {
+    await postgres.start();
+  }
+  await eventually(() => db.isReady(), "ready again", 10_000);
+  expect(await db.transaction((query) => query<{ one: number }>("SELECT 1 AS one"))).toEqual([{ one: 1 }]);
+});
