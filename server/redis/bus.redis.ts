@@ -16,6 +16,9 @@ import type { RoomEvent, RoomEventBus, RoomEventListener, Via } from "../core/bu
 import { isCluster, type Guard, type Redis } from "./client";
 import type { Keys } from "./keys";
 
+/** How long after a cluster node was lost its recovery's node-ready events still bring a catch-up. */
+const RECOVERY_WINDOW_MS = 60_000;
+
 export interface RedisBusOptions {
   /** Publishes (any connection not in subscriber mode). */
   client: Redis;
@@ -44,7 +47,6 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   const wanted = new Map<string, (raw: string) => void>();
   /** Subscriptions made or in flight; a failed one leaves this map (and stays wanted). */
   const channels = new Map<string, Promise<void>>();
-  let lost = false;
   let closed = false;
 
   const deliver = (event: RoomEvent, via: Via) => {
@@ -87,27 +89,38 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     void subscriber.sUnsubscribe(channel, listener).catch((e) => options.onError(e, "unsubscribe"));
   };
 
+  /** When the subscriber last lost a connection (0: not since the last resume, on a single Redis). */
+  let lostAt = 0;
   const onLost = () => {
-    if (!closed) lost = true;
+    if (!closed) lostAt = Date.now();
   };
   /** Subscribes what is wanted and not subscribed (failed while Redis was away, or wanted before it came). */
   const subscribeWanted = () => {
     const again = [...wanted].filter(([channel]) => !channels.has(channel));
     return Promise.allSettled(again.map(([channel, listener]) => subscribe(channel, listener)));
   };
+  const resume = () => !closed && resumed.forEach((callback) => callback());
+  let resumeTimer: NodeJS.Timeout | undefined;
   const onReady = () => {
     // node-redis has restored the subscriptions it held before it reports ready; those that failed while Redis
     // was away are made now. Then say that events may have been missed meanwhile.
     if (closed) return;
-    if (!lost) return void subscribeWanted();
-    lost = false;
-    void subscribeWanted().then(() => {
-      if (closed) return;
-      for (const callback of resumed) callback();
-      // On a cluster the client moves a failed master's subscriptions to its replica once it has found the new
-      // topology, which may be a moment after the first node is back: look again once that has settled.
-      if (isCluster(subscriber)) setTimeout(() => !closed && resumed.forEach((callback) => callback()), 2000).unref();
-    });
+    if (!lostAt) return void subscribeWanted();
+    if (!isCluster(subscriber)) {
+      lostAt = 0;
+      return void subscribeWanted().then(resume);
+    }
+    // A cluster client finds a failed master's replacement in steps (a topology refresh, then a connection to the
+    // new master, then the subscriptions moved onto it), each with its own node-ready: every ready soon after a
+    // loss brings a catch-up (coalesced), and one more once things have settled.
+    if (Date.now() - lostAt > RECOVERY_WINDOW_MS) return void (lostAt = 0);
+    clearTimeout(resumeTimer);
+    resumeTimer = setTimeout(() => {
+      void subscribeWanted().then(() => {
+        resume();
+        resumeTimer = setTimeout(resume, 2000).unref();
+      });
+    }, 100).unref();
   };
   // A cluster client reports its nodes' failures and recoveries; a single connection its own.
   const [lostEvent, readyEvent] = isCluster(subscriber) ? ["node-error", "node-ready"] : ["error", "ready"];
@@ -144,6 +157,7 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     connected: () => void subscribeWanted(),
     async close() {
       closed = true;
+      clearTimeout(resumeTimer);
       subscriber.off(lostEvent, onLost);
       subscriber.off(readyEvent, onReady);
       listeners.clear();

@@ -56,6 +56,9 @@ export function createRedisConnection(options: RedisConnectionOptions, logger: L
         defaults: clientOptions,
         // A failover moves slots around: follow MOVED/ASK for as long as it takes.
         maxCommandRedirections: 32,
+        // While a node's connection keeps failing, look for a new topology every second rather than after the
+        // default 5 s: a failed master's slots (and its sharded subscriptions) move to the replica sooner.
+        topologyRefreshOnReconnectionAttemptStrategy: 1000,
       })
     : createClient({ url: options.url, ...clientOptions })) as unknown as Redis;
   // node-redis emits `error` on every failed attempt; log the first of each outage, not a line every retry.

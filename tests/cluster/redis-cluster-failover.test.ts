@@ -37,6 +37,19 @@ async function sendUntilStored(socket: Parameters<typeof request>[0], roomId: st
   }
 }
 
+/** Runs `attempt` until it resolves, for at most `ms`; then its last error. */
+async function retryFor<T>(ms: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
 /** The port of the replica of the master serving `key`'s slot, and its process id. */
 async function replicaOf(key: string): Promise<{ port: number; pid: number }> {
   const master = await cluster.masterForKey(key);
@@ -96,11 +109,17 @@ test("a master killed mid-traffic: after the failover every acknowledged message
   await killed;
   await cluster.waitForFailover(victim.port);
 
-  const history = await restHistory(B.url, roomId, aliceToken);
+  // The node's own client finds the new master within a topology refresh (about a second): until then it may
+  // answer 503, as a client retrying would see.
+  const history = await retryFor(5000, () => restHistory(B.url, roomId, aliceToken));
   const texts = history.map((m) => m.text);
   expect(texts).toEqual(acked.map((m) => m.text));
   expect(new Set(history.map((m) => m.id)).size).toBe(60);
-  await eventually(() => new Set(heard.items.map((m) => m.text)).size === 60, "every message on bob's node", 10_000);
+  const heardTexts = () => new Set(heard.items.map((m) => m.text));
+  await eventually(() => heardTexts().size === 60, "every message on bob's node", 10_000).catch((error) => {
+    const missing = texts.filter((text) => !heardTexts().has(text));
+    throw new Error(`${(error as Error).message}; missing: ${missing.join(" ")}`);
+  });
   expect([...new Set(heard.items.map((m) => m.text))].sort()).toEqual(texts.slice().sort());
 
   // Presence: a newcomer sees exactly alice and bob (and themself); typing flows between the nodes again.

@@ -158,7 +158,13 @@ export async function startRedisCluster(
       if (infos.some((info) => info.cluster_known_nodes !== "6")) return false;
       // The three replicas are in sync, so a test's WAIT and a failover find the data there.
       const replication = await Promise.all(clientPorts.map((port) => nodeCommand(port, ["INFO", "replication"])));
-      return replication.filter((text) => String(text).includes("master_link_status:up")).length === 3;
+      if (replication.filter((text) => String(text).includes("master_link_status:up")).length !== 3) return false;
+      // …and every node's CLUSTER SLOTS lists a replica beside each master (gossip may lag the replication link).
+      for (const port of clientPorts) {
+        const reply = (await nodeCommand(port, ["CLUSTER", "SLOTS"])) as unknown[][];
+        if (reply.some((range) => range.length < 4)) return false;
+      }
+      return true;
     });
     return {
       nodes,
