@@ -4,6 +4,8 @@
  * Huddle/bare ratio, the issue's targets, and the Markdown table.
  */
 import { max, median } from "./stats.mjs";
+import * as clusterGroups from "./groups-cluster.mjs";
+import * as postgresGroups from "./groups-postgres.mjs";
 
 /**
  * Metrics shown per scenario, in order, with their unit and a flag: "zero" for counts that must be zero,
@@ -112,6 +114,8 @@ const SHOWN = {
     ["redisCommandsPerCall", "redis commands per call (in scripts too)"],
     ["redisScriptsPerCall", "redis scripts per call"],
   ],
+  ...postgresGroups.SHOWN,
+  ...clusterGroups.SHOWN,
 };
 /** A scenario without its `redis-` prefix and `-at-<rate>` suffix (a rate of a ladder). */
 const baseOf = (scenario) => scenario.replace(/^redis-/, "").replace(/-at-[\d.]+$/, "");
@@ -142,6 +146,8 @@ const TARGETS = {
   reads: { probeReadAckP99Ms: { text: "≤ 5 ms", absolute: true, check: (h) => h <= 5 } },
   "redis-reads": { probeReadAckP99Ms: { text: "≤ 10 ms", absolute: true, check: (h) => h <= 10 } },
   "redis-rooms-list": { listP99Ms: { text: "≤ 10 ms", absolute: true, check: (h) => h <= 10 } },
+  ...postgresGroups.TARGETS,
+  ...clusterGroups.TARGETS,
 };
 const ZERO = { text: "0", check: (h) => h === 0 };
 

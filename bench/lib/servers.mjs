@@ -39,8 +39,15 @@ export function snapshotHuddle(keepIn) {
   return { entry, hash };
 }
 
-/** Starts `count` nodes of `target` ("bare" | "huddle") side by side; with `redisUrl` they form one cluster. */
-export async function startNodes(target, count, { secret, redisUrl, cpuProfDir, huddleEntry = HUDDLE_ENTRY }) {
+/**
+ * Starts `count` nodes of `target` ("bare" | "huddle") side by side; with `redisUrl` they form one cluster.
+ * `env(i)` adds variables to Huddle node i (DATABASE_URL, REDIS_CLUSTER_NODES…), `bareArgs` arguments to bare's.
+ */
+export async function startNodes(
+  target,
+  count,
+  { secret, redisUrl, cpuProfDir, huddleEntry = HUDDLE_ENTRY, env = () => ({}), bareArgs = [] },
+) {
   // Profiles go to <dir>/<target>/, written when the node exits on SIGTERM.
   const nodeArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}/${target}`] : [];
   const base = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
@@ -67,12 +74,13 @@ export async function startNodes(target, count, { secret, redisUrl, cpuProfDir, 
               // A receiver behind on an overloaded fan-out must lag, not be disconnected as a slow consumer.
               MAX_BUFFERED_BYTES: String(1024 * 1024 * 1024),
               ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+              ...env(i),
             },
           })
         : await startListening(
             "bare socket.io",
             process.execPath,
-            [...nodeArgs, BARE_ENTRY, "--port", String(port), ...(redisUrl ? ["--redis", redisUrl] : [])],
+            [...nodeArgs, BARE_ENTRY, "--port", String(port), ...(redisUrl ? ["--redis", redisUrl] : []), ...bareArgs],
             { port, env: { ...base, NODE_ENV: "production", JWT_SECRET: secret } },
           );
     return { ...node, url: `http://127.0.0.1:${port}`, graceful: Boolean(cpuProfDir) };

@@ -16,6 +16,8 @@ import {
   roomsScenario,
 } from "./scenarios.mjs";
 import { startNodes, stopNodes } from "./servers.mjs";
+import * as clusterGroups from "./groups-cluster.mjs";
+import * as postgresGroups from "./groups-postgres.mjs";
 
 /** Groups selectable with --only, the scenarios each reports, and how each runs. */
 export const GROUPS = {
@@ -65,15 +67,35 @@ export const GROUPS = {
     scenarios: ["redis-reads"],
     run: (ctx, env) => readsScenario(ctx, env, "redis-"),
   },
+  ...postgresGroups.GROUPS,
+  ...clusterGroups.GROUPS,
 };
-const SESSION_NODES = { connect: 1, single: 1, redis: 2 };
+
+/**
+ * Sessions by name: how many nodes, and what they stand on. `backing(target, ctx)` starts what the nodes need
+ * (a Redis, a database…) and returns `{ nodeOptions, stop(), …anything the scenarios read as env.backing }`;
+ * `nodeOptions` go to startNodes (redisUrl, env, bareArgs).
+ */
+export const SESSIONS = {
+  connect: { nodes: 1 },
+  single: { nodes: 1 },
+  redis: {
+    nodes: 2,
+    async backing() {
+      const redis = await startRedis();
+      return { redis, nodeOptions: { redisUrl: redis.url }, stop: () => redis.stop() };
+    },
+  },
+  ...postgresGroups.SESSIONS,
+  ...clusterGroups.SESSIONS,
+};
 
 /** The sessions needed for `groups`, in order, each with its groups. */
 export function plan(groups) {
   const sessions = [];
-  for (const name of Object.keys(SESSION_NODES)) {
+  for (const [name, { nodes }] of Object.entries(SESSIONS)) {
     const inSession = groups.filter((g) => GROUPS[g].session === name);
-    if (inSession.length) sessions.push({ name, nodes: SESSION_NODES[name], groups: inSession });
+    if (inSession.length) sessions.push({ name, nodes, groups: inSession });
   }
   return sessions;
 }
@@ -86,30 +108,30 @@ export function plan(groups) {
 export async function runSession(ctx, loaders, target, session) {
   const groups = session.groups.filter((g) => !GROUPS[g].targets || GROUPS[g].targets.includes(target));
   if (groups.length === 0) return [];
-  const redis = session.nodes > 1 ? await startRedis() : undefined;
+  const backing = await SESSIONS[session.name].backing?.(target, ctx);
   let nodes = [];
   try {
     try {
       const t0 = Date.now();
-      nodes = await startNodes(target, session.nodes, { ...ctx, redisUrl: redis?.url });
+      nodes = await startNodes(target, session.nodes, { ...ctx, ...backing?.nodeOptions });
       process.stderr.write(`bench:   started in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     } catch (error) {
       // A node that cannot start (Huddle without working Redis stores, a broken build) is reported, not fatal.
       if (!(error instanceof StartError)) throw error;
-      const skipped = `cannot start${redis ? " with REDIS_URL" : ""}: ${error.message}`;
+      const skipped = `cannot start (${session.name}): ${error.message}`;
       return groups.flatMap((g) => GROUPS[g].scenarios.map((scenario) => ({ scenario, skipped })));
     }
     const results = [];
     for (const [i, group] of groups.entries()) {
       const t0 = Date.now();
       if (i > 0) await loaders.all(() => ({ cmd: "disconnect" }));
-      results.push(...(await GROUPS[group].run(ctx, { nodes, loaders, redis })));
+      results.push(...(await GROUPS[group].run(ctx, { nodes, loaders, redis: backing?.redis, backing })));
       process.stderr.write(`bench:   ${group} ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }
     return results;
   } finally {
     await stopNodes(nodes);
     await loaders.all(() => ({ cmd: "disconnect" })).catch(() => {});
-    await redis?.stop();
+    await backing?.stop();
   }
 }
