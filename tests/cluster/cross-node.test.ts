@@ -26,7 +26,7 @@ beforeAll(async () => {
   redis = await startSharedRedis();
   const env = { RATE_BURST: "5", RATE_PER_SEC: "1", MAX_CONNECTIONS_PER_USER: "2" };
   [A, B] = await Promise.all([startNode(redis.url, "node-a", env), startNode(redis.url, "node-b", env)]);
-}, 30_000);
+}, 60_000);
 afterEach(() => closeAllClients());
 afterAll(async () => {
   await stopAllNodes();

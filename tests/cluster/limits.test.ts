@@ -19,7 +19,7 @@ const env = { MAX_CONNECTIONS_PER_USER: "3", JOIN_RATE_BURST: "3", JOIN_RATE_PER
 beforeAll(async () => {
   redis = await startSharedRedis();
   [A, B] = await Promise.all([startNode(redis.url, "limits-a", env), startNode(redis.url, "limits-b", env)]);
-}, 30_000);
+}, 60_000);
 const streams: SseStream[] = [];
 afterEach(() => {
   closeAllClients();

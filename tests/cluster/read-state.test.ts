@@ -15,7 +15,7 @@ beforeAll(async () => {
   redis = await startSharedRedis();
   const env = { RATE_BURST: "1000", RATE_PER_SEC: "1000", READ_BROADCAST_MAX_MEMBERS: "3" };
   [A, B] = await Promise.all([startNode(redis.url, "reads-a", env), startNode(redis.url, "reads-b", env)]);
-}, 30_000);
+}, 60_000);
 afterEach(() => closeAllClients());
 afterAll(async () => {
   await stopAllNodes();

@@ -44,7 +44,7 @@ export interface TestRedisCluster {
 
 /** Sends one command to 127.0.0.1:`port` on a connection of its own. */
 export async function nodeCommand(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 1000 } });
+  const client = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false, connectTimeout: 5000 } });
   client.on("error", () => {}); // a dead node is an answer here, reported by connect() or sendCommand()
   await client.connect();
   try {
@@ -152,7 +152,7 @@ export async function startRedisCluster(
     if (!created.stdout.includes(`All ${SLOTS} slots covered`)) {
       throw new Error(`redis-cli --cluster create did not cover all slots:\n${created.stdout}${created.stderr}`);
     }
-    await until("cluster_state:ok on all six nodes", 15_000, async () => {
+    await until("cluster_state:ok on all six nodes", 45_000, async () => {
       if (!(await healthy())) return false;
       const infos = await Promise.all(clientPorts.map((port) => clusterInfo(port)));
       if (infos.some((info) => info.cluster_known_nodes !== "6")) return false;

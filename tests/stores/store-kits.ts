@@ -145,7 +145,7 @@ export function useContractServers(): (kind: Kind, env?: Record<string, string>)
   let postgres: TestPostgres | undefined;
   beforeAll(async () => {
     [redis, postgres] = await Promise.all([startSharedRedis(), startPostgres()]);
-  }, 30_000);
+  }, 60_000);
   afterAll(async () => {
     await closeKits();
     await redis?.stop();
@@ -159,7 +159,7 @@ export function useContractRedis(): () => SharedRedis {
   let redis: SharedRedis | undefined;
   beforeAll(async () => {
     redis = await startSharedRedis();
-  }, 30_000);
+  }, 60_000);
   afterAll(async () => {
     await closeKits();
     await redis?.stop();
