@@ -1,15 +1,13 @@
 /**
- * `createApp(config, deps)`: one Huddle node. It owns the HTTP server and
- * routes each request to the right adapter: `/socket.io/` to the Socket.IO
- * engine (after the Origin check, on both transports), or, with many nodes, to
- * the node that holds its Engine.IO session (forwarding.ts), `/ws` upgrades to the
- * plain WebSocket endpoint (after the same check), everything else to
- * Express. Nothing here reads the environment or holds global state, so a test
- * can run many apps in one process.
+ * `createApp(config, deps)`: one Huddle node, composed from its parts: the
+ * stores, the services over them, the Socket.IO and `/ws` transports, the
+ * delivery of room events to this node's connections, webhooks, the HTTP API,
+ * and the front door that routes each request and upgrade to one of them
+ * (transport/entry.ts). Nothing here reads the environment or holds global
+ * state, so a test can run many apps in one process.
  */
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KeySetFetchError, KeySetUnavailableError } from "./auth/jwks";
@@ -27,11 +25,10 @@ import { createSocketServer, type HuddleServer } from "./transport/socket/socket
 import { createForwarder } from "./transport/socket/forwarding";
 import type { CommandHooks } from "./transport/commands";
 import { createWsEndpoint } from "./transport/ws/ws-endpoint";
+import { createEntry } from "./transport/entry";
 import { roomKey } from "./transport/socket/room-keys";
 import { createProtection } from "./transport/protection";
 import { watchSocketIo } from "./transport/slow-consumers";
-import { HSTS_HEADER } from "./transport/http/security-headers";
-import { createNodeServer } from "./tls";
 import { startWebhooks } from "./features/webhooks/webhooks";
 import { randomBytes } from "node:crypto";
 import { createInternalServer } from "./transport/http/internal-server";
@@ -114,6 +111,14 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       }
     },
   };
+  /** What a connection-holding transport reports, counted per transport. */
+  const transportHooks = (transport: "socket.io" | "ws") => ({
+    ...commandHooks,
+    onConnectionRefused: (code: number) => metrics.connectionsRefused.inc({ code: String(code) }),
+    onConnectionCountChange: (delta: number) => metrics.connections.inc({ transport }, delta),
+    onTooLarge: () => protection.onTooLarge(transport),
+    onError: logError,
+  });
   let delivery: ReturnType<typeof createLocalDelivery> | undefined;
   const socketServer = createSocketServer({
     services,
@@ -123,13 +128,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     maxConnectionsPerUser: config.maxConnectionsPerUser,
     maxPayloadBytes: config.maxPayloadBytes,
     typingTtlMs: config.typingTtlMs,
-    hooks: {
-      ...commandHooks,
-      onConnectionRefused: (code) => metrics.connectionsRefused.inc({ code: String(code) }),
-      onConnectionCountChange: (delta) => metrics.connections.inc({ transport: "socket.io" }, delta),
-      onTooLarge: () => protection.onTooLarge("socket.io"),
-      onError: logError,
-    },
+    hooks: transportHooks("socket.io"),
   });
   io = socketServer.io;
   watchSocketIo(io, protection.slowConsumers);
@@ -179,13 +178,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     authTimeoutMs: deps.wsAuthTimeoutMs,
     maxBufferedBytes: config.maxBufferedBytes,
     watch: protection.slowConsumers.watch,
-    hooks: {
-      ...commandHooks,
-      onConnectionRefused: (code) => metrics.connectionsRefused.inc({ code: String(code) }),
-      onConnectionCountChange: (delta) => metrics.connections.inc({ transport: "ws" }, delta),
-      onTooLarge: () => protection.onTooLarge("ws"),
-      onError: logError,
-    },
+    hooks: transportHooks("ws"),
   });
 
   const internal = config.internalPort === undefined ? undefined : createInternalServer({ isReady, metrics });
@@ -213,47 +206,15 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     logger,
   });
 
-  const isSocketIoPath = (url: string | undefined) => url !== undefined && /^\/socket\.io\/?(\?|$)/.test(url);
-  const isWsPath = (url: string | undefined) => url !== undefined && /^\/ws(\?|$)/.test(url);
-  /** SSE streams and long polls: they open a stream too, so the per-address connection rate covers them (§13). */
-  const isStreamPath = (url: string | undefined) =>
-    url !== undefined && /^\/api\/rooms\/[^/?]+\/(events|poll)(\?|$)/.test(url);
-  const http = createNodeServer(config.tls, (req: IncomingMessage, res: ServerResponse) => {
-    if (config.tls) res.setHeader("Strict-Transport-Security", HSTS_HEADER);
-    if (isSocketIoPath(req.url)) {
-      // Before anything else: a handshake flood must cost as little as possible.
-      if (protection.gate.refuseRequest(req, res)) return;
-      if (!origins.isAllowed(req)) return refuseRequest(res, 403, "origin not allowed");
-      // Even while draining: the session lives on, elsewhere.
-      const owner = forwarder?.ownerOf(req);
-      if (owner !== undefined) return forwarder!.forwardRequest(req, res, owner, () => engine.handleRequest(req, res));
-      if (draining) return refuseRequest(res, 503, "server is shutting down");
-      return void engine.handleRequest(req, res);
-    }
-    // Before any token work, like the Socket.IO handshake.
-    if (isStreamPath(req.url) && protection.gate.refuseRequest(req, res)) return;
-    // `/ws` is WebSocket only: tell a plain GET (curl, or a proxy that drops the upgrade headers) so.
-    if (isWsPath(req.url)) {
-      res.writeHead(426, { "Content-Type": "application/json", Upgrade: "websocket" });
-      return void res.end(
-        JSON.stringify({ error: { code: "bad_request", message: "GET /ws needs a WebSocket upgrade" } }),
-      );
-    }
-    api(req, res);
-  });
-  http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", destroyOnError);
-    const plain = isWsPath(req.url);
-    if (!plain && !isSocketIoPath(req.url)) return refuseUpgrade(socket, 404, "Not Found");
-    if (protection.gate.refuseUpgrade(req, socket)) return;
-    if (!origins.isAllowed(req)) return refuseUpgrade(socket, 403, "Forbidden");
-    if (draining) return refuseUpgrade(socket, 503, "Service Unavailable");
-    if (plain) return wsEndpoint.handleUpgrade(req, socket, head);
-    const owner = forwarder?.ownerOf(req);
-    if (owner !== undefined) {
-      return forwarder!.forwardUpgrade(req, socket, head, owner, () => engine.handleUpgrade(req, socket, head));
-    }
-    engine.handleUpgrade(req, socket, head);
+  const http = createEntry({
+    tls: config.tls,
+    gate: protection.gate,
+    origins,
+    forwarder,
+    engine,
+    ws: wsEndpoint,
+    api,
+    isDraining: () => draining,
   });
 
   return {
@@ -311,18 +272,4 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 function defaultWebRoot(): string {
   const beside = join(__dirname, "web");
   return existsSync(beside) ? beside : join(__dirname, "..", "dist", "web");
-}
-
-function refuseRequest(res: ServerResponse, status: number, message: string) {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify({ error: { code: status === 403 ? "forbidden" : "unavailable", message } }));
-}
-
-/** One listener for every upgraded socket (`this` is the socket) rather than a closure per connection. */
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
-function refuseUpgrade(socket: Duplex, status: number, reason: string) {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
