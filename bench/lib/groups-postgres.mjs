@@ -29,8 +29,8 @@ function phaseHooks(pg, receiver) {
   return {
     /** Set by the webhooks scenario on env.backing (the object these are spread into, hence `this`). */
     expectWebhooks: false,
-    phaseStart: ({ phaseId }) => ({ phaseId, pg0: pg.cpuMs(), t0: Date.now() }),
-    async phaseEnd({ phaseId, pg0, t0 }, { sent, acked, opts }) {
+    phaseStart: async ({ phaseId }) => ({ phaseId, counters0: await pg.counters(), pg0: pg.cpuMs(), t0: Date.now() }),
+    async phaseEnd({ phaseId, counters0, pg0, t0 }, { sent, acked, opts }) {
       let webhooks = {};
       if (receiver && this.expectWebhooks) {
         const received = await receiver.until(phaseId, acked, opts.quietMs);
@@ -45,8 +45,14 @@ function phaseHooks(pg, receiver) {
         };
       }
       const pgMs = pg.cpuMs() - pg0;
+      const counters = await pg.counters();
+      const xacts = counters.xid - counters0.xid;
       return {
         ...webhooks,
+        // Write transactions: one per group commit, plus the webhook outbox's claims and deletes.
+        pgXactsPerMessage: sent ? round(xacts / sent, 3) : null,
+        messagesPerXact: xacts ? round(acked / xacts, 1) : null,
+        pgWalBytesPerMessage: sent ? round((counters.walBytes - counters0.walBytes) / sent, 0) : null,
         pgCpuUsPerMessage: sent ? round((pgMs * 1000) / sent, 1) : null,
         pgCpuCores: round(pgMs / (Date.now() - t0)),
       };
@@ -199,6 +205,8 @@ async function webhooksScenario(ctx, env) {
         offAckP99Ms: off.ackP99Ms,
         offCpuUsPerDelivery: off.cpuUsPerDelivery,
         offPgCpuUsPerMessage: off.pgCpuUsPerMessage,
+        offPgXactsPerMessage: off.pgXactsPerMessage,
+        offPgWalBytesPerMessage: off.pgWalBytesPerMessage,
         ackP50Ratio: ratio("ackP50Ms"),
         ackP99Ratio: ratio("ackP99Ms"),
         cpuPerDeliveryRatio: ratio("cpuUsPerDelivery"),
@@ -242,6 +250,8 @@ const ROOMS_SHOWN = [
   ["redisCpuUsPerDelivery", "redis-server CPU per delivery (µs)"],
   ["pgCpuUsPerMessage", "PostgreSQL CPU per message (µs)", "huddle"],
   ["pgCpuCores", "PostgreSQL CPU (cores)", "huddle"],
+  ["pgXactsPerMessage", "PostgreSQL write transactions per message", "huddle"],
+  ["pgWalBytesPerMessage", "WAL bytes per message", "huddle"],
 ];
 
 export const SHOWN = {
@@ -257,6 +267,8 @@ export const SHOWN = {
     ["serverCpuCores", "node CPU (cores)"],
     ["pgCpuUsPerMessage", "PostgreSQL CPU per message (µs)"],
     ["pgCpuCores", "PostgreSQL CPU (cores)"],
+    ["messagesPerXact", "messages per write transaction (group commit)"],
+    ["pgWalBytesPerMessage", "WAL bytes per message"],
     ["loaderCpuCores", "load generators' CPU (cores)"],
     ...DURABLE_IN_FLIGHT.flatMap((k) => [
       [`ackedPerSecK${k}`, `acked messages/s, ${k} in flight per sender`],
@@ -285,6 +297,10 @@ export const SHOWN = {
     ["cpuPerDeliveryRatio", "node CPU per delivery on/off"],
     ["offPgCpuUsPerMessage", "PostgreSQL CPU per message, webhooks off (µs)"],
     ["pgCpuUsPerMessage", "PostgreSQL CPU per message, webhooks on (µs)"],
+    ["offPgXactsPerMessage", "PostgreSQL write transactions per message, webhooks off"],
+    ["pgXactsPerMessage", "PostgreSQL write transactions per message, webhooks on"],
+    ["offPgWalBytesPerMessage", "WAL bytes per message, webhooks off"],
+    ["pgWalBytesPerMessage", "WAL bytes per message, webhooks on"],
   ],
 };
 

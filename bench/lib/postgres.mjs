@@ -11,10 +11,14 @@
 import { execFileSync, spawn } from "node:child_process";
 import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { clkTck } from "./procfs.mjs";
 import { freePort, StartError } from "./processes.mjs";
 
+// The server's PostgreSQL driver, from the repository's node_modules.
+const require = createRequire(fileURLToPath(new URL("../../package.json", import.meta.url)));
 const BIN = process.env.POSTGRES_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const tail = (file) => (existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-15).join("\n") : "");
@@ -127,6 +131,18 @@ export async function startPostgres({ settings = {} } = {}) {
       await sleep(50);
     }
     const base = `postgresql://postgres@127.0.0.1:${port}`;
+    // One connection kept open for counters: a psql per reading would fork a backend each time (its CPU counted).
+    let counters;
+    const counterClient = () => {
+      counters ??= (async () => {
+        const { Client } = require("pg");
+        const client = new Client({ connectionString: `${base}/postgres` });
+        client.on("error", () => {});
+        await client.connect();
+        return client;
+      })();
+      return counters;
+    };
     return {
       port,
       pid,
@@ -139,8 +155,21 @@ export async function startPostgres({ settings = {} } = {}) {
         return `${base}/${name}`;
       },
       cpuMs: () => postgresCpuMs(pid),
+      /**
+       * The next transaction id (xmax of a snapshot: reading it assigns none, so the difference of two readings is
+       * the write transactions in between, whatever database) and the WAL position in bytes; read at once, unlike
+       * the cumulative statistics views, which backends flush up to a second late.
+       */
+      async counters() {
+        const client = await counterClient();
+        const { rows } = await client.query(
+          "SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xid, (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS wal",
+        );
+        return { xid: Number(rows[0].xid), walBytes: Number(rows[0].wal) };
+      },
       /** Fast shutdown, SIGKILL if still up after 5 s; removes the directory. */
       async stop() {
+        if (counters) await (await counters.catch(() => null))?.end().catch(() => {});
         if (child.exitCode === null && child.signalCode === null) {
           const gone = new Promise((resolve) => child.once("exit", resolve));
           child.kill("SIGINT");

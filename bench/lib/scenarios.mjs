@@ -139,7 +139,7 @@ const per = (value, count, digits = 3) => (count ? round(value / count, digits) 
  * (and, with readers, the last `room:read` ack). With `mix` ({ reaction, edit }) that share of the operations are
  * changes, each of which every client of the room must receive once as `message:updated`. With `outstanding`,
  * a closed loop instead: each sender keeps that many sends in flight for `durationMs` (`rate` is ignored).
- * A session's backing may measure over the same window: `env.backing.phaseStart({ phaseId, nodes })` at its start,
+ * A session's backing may measure over the same window: `await env.backing.phaseStart({ phaseId, nodes })` first,
  * `await env.backing.phaseEnd(state, counts)` before the servers' CPU is read (it may wait for work that
  * follows the deliveries, e.g. webhooks), its metrics added to the phase's.
  */
@@ -155,7 +155,7 @@ export async function runPhase(env, setup, rate, durationMs, opts, { mix, readSp
   const split0 = totalCpuSplitMs(serverPids);
   const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
   const loaders0 = totalCpuMs(loaders.pids);
-  const backing0 = env.backing?.phaseStart?.({ phaseId, nodes });
+  const backing0 = await env.backing?.phaseStart?.({ phaseId, nodes });
   const t0 = wall();
   const mono0 = process.hrtime.bigint();
   const sends = await loaders.all((i) => ({
