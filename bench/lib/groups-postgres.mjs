@@ -12,10 +12,28 @@
  *   one with webhooks to a receiver in the bench process and one without, run one after the other in the same
  *   round: the on/off ratios and the delivery lag.
  */
+import { readFileSync } from "node:fs";
 import { startRedis } from "./processes.mjs";
 import { startPostgres } from "./postgres.mjs";
 import { roomsScenario, runPhase, setupMembers, untilIdle } from "./scenarios.mjs";
 import { startWebhookReceiver } from "./webhook-receiver.mjs";
+
+/**
+ * Nanoseconds the processes have waited on a run queue for a CPU so far (/proc/<pid>/schedstat, second field):
+ * on a shared machine, the share of the window a node was runnable but not running explains latencies that
+ * its own CPU time does not.
+ */
+function runQueueWaitMs(pids) {
+  let ns = 0;
+  for (const pid of pids) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]);
+    } catch {
+      // gone, or no schedstat here
+    }
+  }
+  return ns / 1e6;
+}
 
 const round = (x, digits = 2) =>
   x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits));
@@ -29,8 +47,12 @@ function phaseHooks(pg, receiver) {
   return {
     /** Set by the webhooks scenario on env.backing (the object these are spread into, hence `this`). */
     expectWebhooks: false,
-    phaseStart: async ({ phaseId }) => ({ phaseId, counters0: await pg.counters(), pg0: pg.cpuMs(), t0: Date.now() }),
-    async phaseEnd({ phaseId, counters0, pg0, t0 }, { sent, acked, opts }) {
+    phaseStart: async ({ phaseId, nodes }) => {
+      const pids = nodes.map((n) => n.pid);
+      const counters0 = await pg.counters();
+      return { phaseId, pids, counters0, wait0: runQueueWaitMs(pids), pg0: pg.cpuMs(), t0: Date.now() };
+    },
+    async phaseEnd({ phaseId, pids, counters0, wait0, pg0, t0 }, { sent, acked, opts }) {
       let webhooks = {};
       if (receiver && this.expectWebhooks) {
         const received = await receiver.until(phaseId, acked, opts.quietMs);
@@ -45,6 +67,7 @@ function phaseHooks(pg, receiver) {
         };
       }
       const pgMs = pg.cpuMs() - pg0;
+      const waitMs = runQueueWaitMs(pids) - wait0;
       const counters = await pg.counters();
       const xacts = counters.xid - counters0.xid;
       return {
@@ -55,6 +78,8 @@ function phaseHooks(pg, receiver) {
         pgWalBytesPerMessage: sent ? round((counters.walBytes - counters0.walBytes) / sent, 0) : null,
         pgCpuUsPerMessage: sent ? round((pgMs * 1000) / sent, 1) : null,
         pgCpuCores: round(pgMs / (Date.now() - t0)),
+        // Per node: the share of the window each node spent runnable but waiting for a CPU.
+        nodeRunQueueWait: round(waitMs / pids.length / (Date.now() - t0), 3),
       };
     },
   };
@@ -252,6 +277,7 @@ const ROOMS_SHOWN = [
   ["pgCpuCores", "PostgreSQL CPU (cores)", "huddle"],
   ["pgXactsPerMessage", "PostgreSQL write transactions per message", "huddle"],
   ["pgWalBytesPerMessage", "WAL bytes per message", "huddle"],
+  ["nodeRunQueueWait", "node time waiting for a CPU (share of the window)", "huddle"],
 ];
 
 export const SHOWN = {
@@ -270,6 +296,7 @@ export const SHOWN = {
     ["messagesPerXact", "messages per write transaction (group commit)"],
     ["pgWalBytesPerMessage", "WAL bytes per message"],
     ["loaderCpuCores", "load generators' CPU (cores)"],
+    ["nodeRunQueueWait", "node time waiting for a CPU (share of the window)"],
     ...DURABLE_IN_FLIGHT.flatMap((k) => [
       [`ackedPerSecK${k}`, `acked messages/s, ${k} in flight per sender`],
       [`ackP50MsK${k}`, `ack p50, ${k} in flight per sender (ms)`],
