@@ -366,13 +366,15 @@ const commands = {
   /**
    * Sends `rate` operations a second for `durationMs`, round-robin over this process's senders: messages, and
    * with `mix` ({ reaction, edit }: fractions of the operations) reaction toggles and edits of recent messages.
+   * With `outstanding`: a closed loop instead, each sender keeping that many sends in flight (the next one as
+   * soon as an ack comes back) for `durationMs`, for the most a server sustains (the durable throughput).
    */
-  async "phase-send"({ rate, durationMs, mix }) {
+  async "phase-send"({ rate, durationMs, mix, outstanding }) {
     const ph = phase;
     const senders = clients.filter((c) => c.sender);
     const total = senders.length === 0 ? 0 : Math.round((rate * durationMs) / 1000);
     const sentByRoom = {};
-    const sendOne = (client, seq) => {
+    const sendOne = (client, seq, onAck) => {
       const t = now();
       const text = `${ph.id}|${loaderId}|${seq}|${t.toFixed(3)}`;
       sentByRoom[client.room] = (sentByRoom[client.room] ?? 0) + 1;
@@ -385,8 +387,22 @@ const commands = {
           const key = ack?.error?.code ?? JSON.stringify(ack);
           ph.ackErrors[key] = (ph.ackErrors[key] ?? 0) + 1;
         }
+        onAck?.(client);
       });
     };
+    if (outstanding) {
+      const startWall = wall();
+      // Closed when the phase ends: a send after that would be missing from sentByRoom, already reported.
+      let open = true;
+      const next = (client) => {
+        if (open) sendOne(client, ph.sent++, next);
+      };
+      for (const client of senders) for (let k = 0; k < outstanding; k++) next(client);
+      await new Promise((resolve) => setTimeout(resolve, durationMs));
+      open = false;
+      // Acks within the window only: those of the sends still in flight would flatter the rate.
+      return { sent: ph.sent, changesSent: 0, sentByRoom, startWall, endWall: wall(), ackedInWindow: ph.acked };
+    }
     let changer = 0;
     const operate = (op) => {
       // A low-discrepancy sequence spreads each kind evenly over the phase.

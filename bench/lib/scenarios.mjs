@@ -21,7 +21,7 @@ const sourceAddress = (i) => `127.0.0.${2 + (i % 8)}`;
  * Waits until the servers are idle (≤ 5% of a core over 200 ms: a join storm's
  * presence broadcasts or a backlog are over), at most `maxMs`.
  */
-async function untilIdle(env, maxMs) {
+export async function untilIdle(env, maxMs) {
   const pids = env.nodes.map((n) => n.pid);
   const deadline = Date.now() + maxMs;
   let last = totalCpuMs(pids);
@@ -103,7 +103,7 @@ export async function connectScenario(ctx, env) {
  * Connects and joins `members` (each `{ node, room, sender, userId }`), spread
  * round-robin over the load generators unless `loader` is given.
  */
-async function setupMembers(env, members, timeoutMs = 30_000) {
+export async function setupMembers(env, members, timeoutMs = 30_000) {
   const { loaders, nodes } = env;
   const perLoader = Array.from({ length: loaders.count }, () => []);
   members.forEach((m, i) => {
@@ -137,9 +137,13 @@ const per = (value, count, digits = 3) => (count ? round(value / count, digits) 
 /**
  * One sending phase at `rate` operations/s for `durationMs`, measured from the first send to the last delivery
  * (and, with readers, the last `room:read` ack). With `mix` ({ reaction, edit }) that share of the operations are
- * changes, each of which every client of the room must receive once as `message:updated`.
+ * changes, each of which every client of the room must receive once as `message:updated`. With `outstanding`,
+ * a closed loop instead: each sender keeps that many sends in flight for `durationMs` (`rate` is ignored).
+ * A session's backing may measure over the same window: `await env.backing.phaseStart({ phaseId, nodes })` first,
+ * `await env.backing.phaseEnd(state, counts)` before the servers' CPU is read (it may wait for work that
+ * follows the deliveries, e.g. webhooks), its metrics added to the phase's.
  */
-async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs } = {}) {
+export async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs, outstanding } = {}) {
   const { loaders, nodes, redis } = env;
   const phaseId = ++phaseCounter;
   const totalSenders = setup.senders.reduce((a, b) => a + b, 0);
@@ -151,6 +155,7 @@ async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs 
   const split0 = totalCpuSplitMs(serverPids);
   const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
   const loaders0 = totalCpuMs(loaders.pids);
+  const backing0 = await env.backing?.phaseStart?.({ phaseId, nodes });
   const t0 = wall();
   const mono0 = process.hrtime.bigint();
   const sends = await loaders.all((i) => ({
@@ -158,6 +163,7 @@ async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs 
     rate: totalSenders ? (rate * setup.senders[i]) / totalSenders : 0,
     durationMs,
     mix,
+    outstanding,
   }));
   const expectedByRoom = {};
   for (const s of sends)
@@ -178,6 +184,9 @@ async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs 
     quietMs: opts.quietMs,
     capMs,
   }));
+  const backingMetrics = env.backing?.phaseEnd
+    ? await env.backing.phaseEnd(backing0, { acked: sumOf(waits, "acked"), sent: sumOf(waits, "sent"), opts })
+    : {};
   const t1 = wall();
   const mono1 = process.hrtime.bigint();
   const cpu = totalCpuMs(serverPids) - cpu0;
@@ -244,6 +253,8 @@ async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs 
   return {
     metrics: {
       messagesSent: sum("sent"),
+      // A closed loop's rate: acks that came back within the window, per second of it.
+      ...(outstanding && { ackedPerSec: round((sumOf(sends, "ackedInWindow") * 1000) / durationMs, 0) }),
       offeredDeliveriesPerSec: round((expected * 1000) / durationMs, 0),
       deliveriesPerSec: round((delivered * 1000) / spanMs, 0),
       expected,
@@ -268,6 +279,7 @@ async function runPhase(env, setup, rate, durationMs, opts, { mix, readSpreadMs 
       loaderCpuCores: round(loaderCpu / (t1 - t0), 2),
       ...(redis ? { redisCpuUsPerDelivery: per(redisCpu * 1000, deliveries) } : {}),
       ...(commands ? { redisCommandsPerDelivery: per(commands.total, deliveries) } : {}),
+      ...backingMetrics,
     },
     // Raw figures the scenarios combine (CPU per kind of delivery).
     totals: { serverCpuMs: cpu, delivered, updatesDelivered, readsAcked },
