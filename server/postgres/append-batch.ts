@@ -9,14 +9,17 @@
  */
 import { ErrorCode, type Message } from "../../shared";
 import type { RoomEventBus } from "../core/bus";
-import { formatPosition, parsePosition } from "../core/position";
+import { parsePosition } from "../core/position";
 import { HuddleError } from "../errors";
 import type { AppendResult, MessageDraft } from "../features/chat/message.store";
 import type { Outcome } from "./batch-writer";
 import type { Database } from "./database";
-import { MESSAGE_COLUMNS, toMessage, type MessageRow } from "./rows";
+import { toMessage, type MessageRow } from "./rows";
 import { OUTBOX_INSERT, outboxRows } from "./outbox.pg";
 import { webhookEvent } from "../features/webhooks/webhook-event";
+
+/** A row of huddle_append: a stored message, or the first message of a repeated clientMsgId. */
+type AppendRow = MessageRow & { idx: number; duplicate: boolean };
 
 const idempotencyKey = (d: MessageDraft) =>
   d.clientMsgId === undefined ? undefined : `${d.roomId}\n${d.user.id}\n${d.clientMsgId}`;
@@ -40,120 +43,54 @@ export async function runAppendBatch(
   });
   const following = new Set(followers.map(([i]) => i));
 
-  const stored = await db.transaction(async (query) => {
-    const roomIds = [...new Set(drafts.map((d) => d.roomId))].sort();
-    await query(
-      "INSERT INTO rooms (room_id, epoch) SELECT id, nextval('room_epochs') FROM unnest($1::text[]) AS id ON CONFLICT DO NOTHING",
-      [roomIds],
-    );
-    const rooms = new Map(
-      (
-        await query<{ room_id: string; epoch: string; pos: string; seq: string }>(
-          "SELECT room_id, epoch, pos, seq FROM rooms WHERE room_id = ANY($1) ORDER BY room_id FOR UPDATE",
-          [roomIds],
-        )
-      ).map((r) => [r.room_id, { epoch: Number(r.epoch), pos: Number(r.pos), seq: Number(r.seq) }]),
-    );
+  // The firsts of each key, and drafts without one, in batch order: the function numbers them in this order.
+  const sent = drafts.map((draft, i) => ({ draft, i })).filter(({ i }) => !following.has(i));
+  const column = <T>(pick: (d: MessageDraft) => T) => sent.map(({ draft }) => pick(draft));
+  const replyTo = sent.map(({ draft }) => (draft.replyTo === undefined ? undefined : parsePosition(draft.replyTo)));
+  const params = [
+    column((d) => d.roomId),
+    column((d) => d.user.id),
+    column((d) => d.user.name),
+    column((d) => d.text),
+    column((d) => d.ts),
+    column((d) => d.clientMsgId ?? null),
+    column((d) => d.replyTo ?? null),
+    replyTo.map((p) => p?.epoch ?? null),
+    replyTo.map((p) => p?.n ?? null),
+  ];
+  // One statement: rooms locked in room order, duplicates found, positions taken, messages, counters and the
+  // authors' markers written (migration 3). Alone it is its own transaction, committed before it answers; with
+  // webhooks the events join it in one transaction (§11).
+  const APPEND = "SELECT * FROM huddle_append($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+  const rows = webhooks
+    ? await db.transaction(async (query) => {
+        const appended = await query<AppendRow>(APPEND, params);
+        const events = appended
+          .filter((row) => !row.duplicate)
+          .map((row) => toMessage(row))
+          .map((message) => webhookEvent("message.created", message, message.ts));
+        if (events.length > 0) await query(OUTBOX_INSERT, outboxRows(events));
+        return appended;
+      })
+    : await db.query<AppendRow>(APPEND, params);
 
-    // Sends of a clientMsgId stored before: their first message, in its current state.
-    const keyed = drafts.filter((d, i) => d.clientMsgId !== undefined && !following.has(i));
-    const existing = new Map<string, Message>();
-    if (keyed.length > 0) {
-      const rows = await query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS}, r.epoch FROM messages m JOIN rooms r USING (room_id)
-         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(room_id, user_id, client_msg_id)
-           ON m.room_id = k.room_id AND m.user_id = k.user_id AND m.client_msg_id = k.client_msg_id`,
-        [keyed.map((d) => d.roomId), keyed.map((d) => d.user.id), keyed.map((d) => d.clientMsgId)],
-      );
-      for (const row of rows) existing.set(`${row.room_id}\n${row.user_id}\n${row.client_msg_id}`, toMessage(row));
+  const stored: { index: number; message: Message }[] = [];
+  for (const row of rows) {
+    const index = sent[row.idx - 1]!.i;
+    const message = toMessage(row);
+    if (row.duplicate) outcomes[index] = { ok: true, value: { message, duplicate: true } };
+    else stored.push({ index, message });
+  }
+  // Neither stored nor a duplicate: its replyTo is not a message of the room.
+  const storedAt = new Set(stored.map(({ index }) => index));
+  for (const { draft, i } of sent) {
+    if (outcomes[i] === undefined && !storedAt.has(i)) {
+      const error = new HuddleError(ErrorCode.NotFound, `replyTo: no message ${draft.replyTo} in this room`);
+      outcomes[i] = { ok: false, error };
     }
-
-    // Replies must answer a message of their room.
-    const replies = drafts.filter((d) => d.replyTo !== undefined);
-    const answered = new Set<string>();
-    if (replies.length > 0) {
-      const targets = replies.map((d) => ({ roomId: d.roomId, position: parsePosition(d.replyTo!) }));
-      const known = targets.filter((t) => t.position && rooms.get(t.roomId)?.epoch === t.position.epoch);
-      const rows = await query<{ room_id: string; pos: string }>(
-        `SELECT m.room_id, m.pos FROM messages m
-         JOIN unnest($1::text[], $2::bigint[]) AS t(room_id, pos) ON m.room_id = t.room_id AND m.pos = t.pos`,
-        [known.map((t) => t.roomId), known.map((t) => t.position!.n)],
-      );
-      for (const row of rows) answered.add(`${row.room_id}\n${rooms.get(row.room_id)!.epoch}-${row.pos}`);
-    }
-
-    const fresh: { index: number; message: Message }[] = [];
-    drafts.forEach((draft, i) => {
-      if (following.has(i)) return;
-      const first = existing.get(idempotencyKey(draft) ?? "");
-      if (first) return void (outcomes[i] = { ok: true, value: { message: first, duplicate: true } });
-      if (draft.replyTo !== undefined && !answered.has(`${draft.roomId}\n${draft.replyTo}`)) {
-        const error = new HuddleError(ErrorCode.NotFound, `replyTo: no message ${draft.replyTo} in this room`);
-        return void (outcomes[i] = { ok: false, error });
-      }
-      const room = rooms.get(draft.roomId)!;
-      const id = formatPosition({ epoch: room.epoch, n: ++room.pos });
-      const message: Message = {
-        id,
-        roomId: draft.roomId,
-        user: { id: draft.user.id, name: draft.user.name },
-        text: draft.text,
-        ts: draft.ts,
-        seq: ++room.seq,
-        rev: id,
-      };
-      if (draft.clientMsgId !== undefined) message.clientMsgId = draft.clientMsgId;
-      if (draft.replyTo !== undefined) message.replyTo = draft.replyTo;
-      fresh.push({ index: i, message });
-    });
-    if (fresh.length === 0) return fresh;
-
-    const column = <T>(pick: (m: Message) => T) => fresh.map(({ message }) => pick(message));
-    await query(
-      `INSERT INTO messages (room_id, pos, seq, rev, user_id, user_name, text, ts, client_msg_id, reply_to)
-       SELECT room_id, pos, seq, pos, user_id, user_name, text, ts, client_msg_id, reply_to
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-                   $8::text[], $9::text[])
-         AS v(room_id, pos, seq, user_id, user_name, text, ts, client_msg_id, reply_to)`,
-      [
-        column((m) => m.roomId),
-        column((m) => parsePosition(m.id)!.n),
-        column((m) => m.seq),
-        column((m) => m.user.id),
-        column((m) => m.user.name),
-        column((m) => m.text),
-        column((m) => m.ts),
-        column((m) => m.clientMsgId ?? null),
-        column((m) => m.replyTo ?? null),
-      ],
-    );
-    const counters = [...rooms.entries()];
-    await query(
-      `UPDATE rooms SET pos = v.pos, seq = v.seq
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(room_id, pos, seq) WHERE rooms.room_id = v.room_id`,
-      [counters.map(([id]) => id), counters.map(([, r]) => r.pos), counters.map(([, r]) => r.seq)],
-    );
-    // An author's own message moves their read marker (and public position) to it: the last of theirs wins.
-    const authored = new Map(fresh.map(({ message }) => [`${message.roomId}\n${message.user.id}`, message]));
-    const marks = [...authored.values()];
-    await query(
-      `UPDATE reads SET read_seq = v.seq, read_pos = v.pos, public_seq = v.seq, public_pos = v.pos
-       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS v(room_id, user_id, seq, pos)
-       WHERE reads.room_id = v.room_id AND reads.user_id = v.user_id`,
-      [
-        marks.map((m) => m.roomId),
-        marks.map((m) => m.user.id),
-        marks.map((m) => m.seq),
-        marks.map((m) => parsePosition(m.id)!.n),
-      ],
-    );
-    // Webhook events (§11) are written with the messages: committed together, or not at all.
-    if (webhooks) {
-      const events = fresh.map(({ message }) => webhookEvent("message.created", message, message.ts));
-      await query(OUTBOX_INSERT, outboxRows(events));
-    }
-    return fresh;
-  });
+  }
+  // Batch order: within a room, position order.
+  stored.sort((a, b) => a.index - b.index);
 
   // Committed: the acks may go, and the rooms hear of each message, published in position order without waiting
   // one by one (a connection keeps the order of its commands). A publish that fails leaves the message stored:
