@@ -12,6 +12,7 @@ import { Webhook } from "standardwebhooks";
 import type { Clock } from "../../core/clock";
 import type { OutboxEntry, OutboxStore } from "./outbox.store";
 import { webhookBody, type WebhookEvent } from "./webhook-event";
+import { createPoster, type PostOutcome } from "./http-post";
 
 export interface DispatcherOptions {
   outbox: OutboxStore;
@@ -68,41 +69,24 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   const settling = new Set<Promise<void>>();
-  // Aborted by close(): a draining node does not wait up to timeoutMs for a receiver that does not answer.
-  const stopping = new AbortController();
+  // Closed by close(): a draining node does not wait up to timeoutMs for a receiver that does not answer.
+  const poster = createPoster(options.url);
 
-  const send = async (event: WebhookEvent): Promise<{ status: number; error?: string }> => {
+  const send = (event: WebhookEvent): Promise<PostOutcome> => {
     const body = webhookBody(event);
     // One timestamp for the header and the signature: this attempt's time (receivers check it is recent).
     const seconds = Math.floor(clock.now() / 1000);
     const signature = signer.sign(event.id, new Date(seconds * 1000), body);
-    try {
-      const response = await fetch(options.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "webhook-id": event.id,
-          "webhook-timestamp": String(seconds),
-          "webhook-signature": signature,
-        },
-        body,
-        redirect: "manual",
-        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
-      });
-      await response.arrayBuffer().catch(() => {});
-      return { status: response.status };
-    } catch (error) {
-      const name = (error as { name?: unknown }).name;
-      return {
-        status: 0,
-        error:
-          name === "TimeoutError"
-            ? `no answer within ${timeoutMs} ms`
-            : stopping.signal.aborted
-              ? "given up: this node is stopping"
-              : String((error as Error).message ?? error),
-      };
-    }
+    return poster.post(
+      {
+        "content-type": "application/json",
+        "webhook-id": event.id,
+        "webhook-timestamp": String(seconds),
+        "webhook-signature": signature,
+      },
+      body,
+      timeoutMs,
+    );
   };
 
   const attempt = async (entry: OutboxEntry) => {
@@ -165,7 +149,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       closed = true;
       clearTimeout(timer);
       // Settled as failed attempts: the lease is released and the event retried, by another node if this one is gone.
-      stopping.abort();
+      poster.close();
       await Promise.all(settling);
     },
   };
