@@ -46,7 +46,7 @@ const COPIED = [
   "package-lock.json",
   "tsconfig.json",
 ];
-/** A string the server answers with (GET /ws without an upgrade), changed in server/app.ts per revision. */
+/** A string the server answers with (GET /ws without an upgrade), changed in server/transport/entry.ts per revision. */
 const WS_MESSAGE = "GET /ws needs a WebSocket upgrade";
 /** The line scripts/build.mjs writes when it built (and nothing when the build was up to date). */
 const BUILT = /^build: built /m;
@@ -62,7 +62,7 @@ beforeAll(() => {
   symlinkSync(join(ROOT, "node_modules"), join(scratch, "node_modules"));
   original = {
     index: readFileSync(join(scratch, "web/public/index.html"), "utf8"),
-    app: readFileSync(join(scratch, "server/app.ts"), "utf8"),
+    app: readFileSync(join(scratch, "server/transport/entry.ts"), "utf8"),
   };
   expect(original.app.split(WS_MESSAGE).length).toBe(2);
   // The load: one process spinning on a core for the whole file.
@@ -81,12 +81,12 @@ interface Revision {
   readonly wsMessage: string;
 }
 
-/** Writes revision `n` of web/public/index.html and server/app.ts into the scratch copy (0: as checked out). */
+/** Writes revision `n` of web/public/index.html and server/transport/entry.ts into the scratch copy (0: as checked out). */
 function setRevision(n: number): Revision {
   const index = n === 0 ? original.index : `${original.index}<!-- revision ${n} -->\n`;
   const wsMessage = n === 0 ? WS_MESSAGE : `${WS_MESSAGE} (revision ${n})`;
   writeFileSync(join(scratch, "web/public/index.html"), index);
-  writeFileSync(join(scratch, "server/app.ts"), original.app.replace(WS_MESSAGE, wsMessage));
+  writeFileSync(join(scratch, "server/transport/entry.ts"), original.app.replace(WS_MESSAGE, wsMessage));
   return { n, index, wsMessage };
 }
 

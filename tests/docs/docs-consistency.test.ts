@@ -6,7 +6,7 @@
  * - docs/protocol.md names every client and server event (shared/), every
  *   error code and connect code (shared/protocol.ts) and every route the
  *   server registers (server/transport/http/*.ts, and /ws, /socket.io/ in
- *   server/app.ts);
+ *   server/transport/entry.ts);
  * - docs/operations.md names every environment variable `loadConfig` reads
  *   (server/config.ts and the files it imports) and every metric registered
  *   under server/;
@@ -71,8 +71,8 @@ function serverRoutes(): string[] {
       for (const method of methods) add(m[1]!, method, m[2]!);
     }
   }
-  // server/app.ts routes two paths itself, by regex: /^\/ws(\?|$)/ and /^\/socket\.io\/?(\?|$)/.
-  for (const m of allMatches(read("server/app.ts"), /\/\^\\\/([\w\\.]+?)(\\\/\?)?\(\\\?\|\$\)\//g)) {
+  // server/transport/entry.ts routes two paths itself, by regex: /^\/ws(\?|$)/ and /^\/socket\.io\/?(\?|$)/.
+  for (const m of allMatches(read("server/transport/entry.ts"), /\/\^\\\/([\w\\.]+?)(\\\/\?)?\(\\\?\|\$\)\//g)) {
     const path = `/${m[1]!.replace(/\\\./g, ".")}`;
     routes.push(m[2] ? `${path}/` : `GET ${path}`);
   }
