@@ -35,6 +35,8 @@ export async function untilIdle(env, maxMs) {
 /** A redis-server ({ pid, port }) or a Redis Cluster's six ({ pids, ports }): CPU and commands are summed. */
 const redisPids = (redis) => redis.pids ?? [redis.pid];
 const redisPorts = (redis) => redis.ports ?? [redis.port];
+/** Redis CPU to the nanosecond: a Redis Cluster's six share a few ms per window, below /proc/<pid>/stat's 10 ms ticks. */
+const preciseTotalCpuMs = (pids) => pids.reduce((sum, pid) => sum + (preciseCpuMs(pid) ?? 0), 0);
 export const round = (x, digits = 2) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
 
 /** Opens `connections` idle connections: connects/s, connect latency, RSS per connection. */
@@ -154,7 +156,7 @@ export async function runPhase(env, setup, rate, durationMs, opts, { mix, readSp
   const nodeCpu0 = serverPids.map((pid) => preciseCpuMs(pid) ?? 0);
   const sys0 = totalSyscalls(serverPids);
   const split0 = totalCpuSplitMs(serverPids);
-  const redis0 = redis ? totalCpuMs(redisPids(redis)) : 0;
+  const redis0 = redis ? preciseTotalCpuMs(redisPids(redis)) : 0;
   const loaders0 = totalCpuMs(loaders.pids);
   const t0 = wall();
   const mono0 = process.hrtime.bigint();
@@ -189,7 +191,7 @@ export async function runPhase(env, setup, rate, durationMs, opts, { mix, readSp
   const nodeCpuMs = serverPids.map((pid, i) => (preciseCpuMs(pid) ?? 0) - nodeCpu0[i]);
   const sys1 = totalSyscalls(serverPids);
   const split1 = totalCpuSplitMs(serverPids);
-  const redisCpu = redis ? totalCpuMs(redisPids(redis)) - redis0 : null;
+  const redisCpu = redis ? preciseTotalCpuMs(redisPids(redis)) - redis0 : null;
   const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
   const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redisPorts(redis))) : null;
 
