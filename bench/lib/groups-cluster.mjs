@@ -104,6 +104,9 @@ export const SHOWN = {
   locality: [
     ["nodeBCpuSharePct", "node B CPU as a share of node A's (%)"],
     ["nodeBCpuUsPerMessage", "node B CPU per message sent (µs)"],
+    ["nodeBIdleCpuMsPerSec", "node B CPU with nobody sending (ms/s)"],
+    ["nodeBCpuSharePctLessIdle", "node B CPU less its idle CPU, as a share of A's (%)"],
+    ["nodeBCpuUsPerMessageLessIdle", "node B CPU less its idle CPU, per message (µs)"],
     ["nodeACpuUsPerMessage", "node A CPU per message sent (µs)"],
     ["nodeBCpuCores", "node B CPU (cores)"],
     ["deliveriesPerSec", "deliveries/s achieved"],

@@ -38,6 +38,9 @@ export async function localityScenario(ctx, env) {
   }
   const setup = await setupMembers(env, members);
   await untilIdle(env, 5000);
+  // What B costs with nobody sending (heartbeats, its idle clients): the part of its CPU that is not the messages'.
+  const idle = await runPhase(env, setup, 0, opts.windowMs, opts);
+  const idleBMsPerSec = idle.totals.nodeCpuMs[1] / (idle.totals.spanMs / 1000);
   const rate = LOCALITY_RATE * opts.scale;
   const windowMs = opts.windowMs * LOCALITY_WINDOW_FACTOR;
   await runPhase(env, setup, rate, opts.warmupMs, opts);
@@ -45,6 +48,7 @@ export async function localityScenario(ctx, env) {
   const result = await runPhase(env, setup, rate, windowMs, opts);
   const [cpuA, cpuB] = result.totals.nodeCpuMs;
   const sent = result.totals.sent;
+  const cpuBLessIdle = Math.max(0, cpuB - idleBMsPerSec * (result.totals.spanMs / 1000));
   return [
     {
       scenario: "locality",
@@ -54,6 +58,9 @@ export async function localityScenario(ctx, env) {
         ...result.metrics,
         nodeBCpuSharePct: cpuA > 0 ? round((cpuB / cpuA) * 100, 2) : null,
         nodeBCpuUsPerMessage: sent ? round((cpuB * 1000) / sent, 2) : null,
+        nodeBIdleCpuMsPerSec: round(idleBMsPerSec, 2),
+        nodeBCpuSharePctLessIdle: cpuA > 0 ? round((cpuBLessIdle / cpuA) * 100, 2) : null,
+        nodeBCpuUsPerMessageLessIdle: sent ? round((cpuBLessIdle * 1000) / sent, 2) : null,
         nodeACpuUsPerMessage: sent ? round((cpuA * 1000) / sent, 1) : null,
         nodeBCpuCores: round(cpuB / result.totals.spanMs, 3),
         setupErrors: setup.setupErrors,
