@@ -5,7 +5,8 @@
  * - locality: two nodes on one Redis, busy rooms all on node A, node B serving only idle rooms: B's CPU as a share
  *   of A's. Bare Socket.IO's classic redis adapter sends every room's traffic to every node: the old behaviour.
  * - four-rooms: four nodes on one Redis, each room on one node: total CPU per delivery, rooms spread over the four
- *   against all of them on one node (four-rooms-one), same session.
+ *   against all of them on one node (four-rooms-one), same session; and against one node at the load each node
+ *   carries when spread (four-rooms-one-quarter: a quarter of the rate).
  * - cluster-*: two nodes on a private six-node Redis Cluster (bare: @socket.io/redis-adapter's sharded adapter),
  *   the scenarios of redis-rooms and redis-fanout; cluster-rooms-noacks with REDIS_REPLICA_ACKS=0, so the cost of
  *   waiting for a replica is visible. Compare their Huddle/bare ratios with redis-rooms' from the same run.
@@ -50,7 +51,7 @@ export const GROUPS = {
   locality: { session: "locality", scenarios: ["locality"], run: (ctx, env) => localityScenario(ctx, env) },
   "four-rooms": {
     session: "four",
-    scenarios: ["four-rooms-one", "four-rooms"],
+    scenarios: ["four-rooms-one", "four-rooms-one-quarter", "four-rooms"],
     run: (ctx, env) => fourNodesScenario(ctx, env),
   },
   "cluster-rooms": {
@@ -83,7 +84,7 @@ const ROOMS = [
   ["cpuUsPerDelivery", "server CPU per delivery, all nodes (µs)"],
   ["writeSyscallsPerDelivery", "server write syscalls per delivery"],
   ["redisCpuUsPerDelivery", "redis-server CPU per delivery, all of them (µs)"],
-  ["redisCommandsPerDelivery", "redis commands per delivery"],
+  ["redisCommandsPerDelivery", "redis commands per delivery (on a cluster, replicas' too)"],
 ];
 const FANOUT = [
   ["offeredDeliveriesPerSec", "deliveries/s offered"],
@@ -120,8 +121,10 @@ export const SHOWN = {
     ["redisCpuUsPerDelivery", "redis-server CPU per delivery (µs)"],
   ],
   "four-rooms-one": ROOMS,
+  "four-rooms-one-quarter": [["node0CpuUsPerDelivery", "node 0's CPU per delivery (µs)"], ...ROOMS],
   "four-rooms": [
     ["cpuVsOneNode", "CPU per delivery, spread over four ÷ all on one"],
+    ["cpuVsOneNodeSameLoad", "CPU per delivery, spread ÷ node 0's at a quarter of the rate"],
     ...ROOMS,
     ["redisCpuVsOneNode", "redis-server CPU per delivery, spread ÷ one"],
   ],
