@@ -8,10 +8,14 @@
  * `room:read` only acks. No validation, storage, presence, read state or
  * rate limits.
  *
- *   node bench/bare-server.mjs --port 4000 [--redis redis://127.0.0.1:6379]
+ *   node bench/bare-server.mjs --port 4000 [--redis redis://127.0.0.1:6379 | --redis-cluster host:port,…]
  *
  * The secret comes from JWT_SECRET. With `--redis` it uses
  * @socket.io/redis-adapter over node-redis, so emits reach the room on every node.
+ * With `--redis-cluster` (seed nodes of a Redis Cluster) it uses that package's
+ * sharded adapter (SPUBLISH/SSUBSCRIBE) over a node-redis cluster client, as
+ * its documentation shows: default options, so a channel per room, each node
+ * subscribed only to the rooms it has sockets in.
  */
 import { createSecretKey } from "node:crypto";
 import { createServer } from "node:http";
@@ -19,7 +23,9 @@ import { parseArgs } from "node:util";
 import jwt from "jsonwebtoken";
 import { Server } from "socket.io";
 
-const { values } = parseArgs({ options: { port: { type: "string" }, redis: { type: "string" } } });
+const { values } = parseArgs({
+  options: { port: { type: "string" }, redis: { type: "string" }, "redis-cluster": { type: "string" } },
+});
 if (!process.env.JWT_SECRET) {
   process.stderr.write("bare-server: JWT_SECRET is required\n");
   process.exit(1);
@@ -38,6 +44,14 @@ if (values.redis) {
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
   io.adapter(createAdapter(pub, sub));
+} else if (values["redis-cluster"]) {
+  const { createCluster } = await import("redis");
+  const { createShardedAdapter } = await import("@socket.io/redis-adapter");
+  const rootNodes = values["redis-cluster"].split(",").map((node) => ({ url: `redis://${node}` }));
+  const pub = createCluster({ rootNodes });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createShardedAdapter(pub, sub));
 }
 
 io.use((socket, next) => {

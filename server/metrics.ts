@@ -26,8 +26,10 @@ export function createMetrics(options: {
 }): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: options.nodeId });
-  // Includes nodejs_eventloop_lag_seconds and its percentiles, the event-loop lag of §5.
-  collectDefaultMetrics({ register: registry });
+  // Includes nodejs_eventloop_lag_seconds and its percentiles, the event-loop lag of §5. Those percentiles come
+  // from a timer that samples the loop's delay: every 10 ms by default, 100 wake-ups a second that cost an idle node
+  // about 2 ms of CPU a second (half of what it spends); every 100 ms still catches any stall worth reporting.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   return {
     registry,
     connections: new Gauge({

@@ -4,7 +4,7 @@
  * file limit, and a description of the machine for the report.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 
 let clockTicks;
@@ -113,4 +113,25 @@ export function machineInfo() {
     loadAvg: loadavg().map((x) => Math.round(x * 100) / 100),
     openFileLimit: openFileLimit(),
   };
+}
+
+/**
+ * CPU milliseconds of a process to the nanosecond: the sum over its threads of /proc/<pid>/task/<tid>/schedstat's
+ * time on CPU (utime and stime count 10 ms ticks, too coarse for a node that should be nearly idle). Threads that
+ * have exited are not counted; null when the process is gone.
+ */
+export function preciseCpuMs(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return null;
+  }
 }

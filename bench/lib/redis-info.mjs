@@ -26,11 +26,16 @@ function info(port, section) {
   });
 }
 
-/** Calls per command so far (`{ evalsha: 12, hget: 30, … }`), the bench's INFO excluded. */
+/**
+ * Calls per command so far (`{ evalsha: 12, hget: 30, … }`), the bench's INFO excluded; `port` may be a list
+ * (a Redis Cluster's nodes), whose counts are summed.
+ */
 export async function redisCommandCounts(port) {
   const counts = {};
-  for (const match of (await info(port, "commandstats")).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (match[1] !== "info") counts[match[1]] = Number(match[2]);
+  for (const p of Array.isArray(port) ? port : [port]) {
+    for (const match of (await info(p, "commandstats")).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (match[1] !== "info") counts[match[1]] = (counts[match[1]] ?? 0) + Number(match[2]);
+    }
   }
   return counts;
 }

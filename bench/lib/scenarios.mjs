@@ -9,7 +9,7 @@
  * covers exactly the work for the deliveries counted.
  */
 import { performance } from "node:perf_hooks";
-import { cpuMs, rssKiB, totalCpuMs, totalCpuSplitMs, totalSyscalls } from "./procfs.mjs";
+import { cpuMs, preciseCpuMs, rssKiB, totalCpuMs, totalCpuSplitMs, totalSyscalls } from "./procfs.mjs";
 import { commandsBetween, redisCommandCounts } from "./redis-info.mjs";
 import { Histogram } from "./stats.mjs";
 
@@ -32,7 +32,12 @@ export async function untilIdle(env, maxMs) {
     last = now;
   }
 }
-const round = (x, digits = 2) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
+/** A redis-server ({ pid, port }) or a Redis Cluster's six ({ pids, ports }): CPU and commands are summed. */
+const redisPids = (redis) => redis.pids ?? [redis.pid];
+const redisPorts = (redis) => redis.ports ?? [redis.port];
+/** Redis CPU to the nanosecond: a Redis Cluster's six share a few ms per window, below /proc/<pid>/stat's 10 ms ticks. */
+const preciseTotalCpuMs = (pids) => pids.reduce((sum, pid) => sum + (preciseCpuMs(pid) ?? 0), 0);
+export const round = (x, digits = 2) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
 
 /** Opens `connections` idle connections: connects/s, connect latency, RSS per connection. */
 export async function connectScenario(ctx, env) {
@@ -148,12 +153,14 @@ export async function runPhase(env, setup, rate, durationMs, opts, { mix, readSp
   const phaseId = ++phaseCounter;
   const totalSenders = setup.senders.reduce((a, b) => a + b, 0);
   await loaders.all(() => ({ cmd: "phase-prepare", phaseId, readSpreadMs }));
-  const commands0 = redis ? await redisCommandCounts(redis.port) : null;
+  const commands0 = redis ? await redisCommandCounts(redisPorts(redis)) : null;
   const serverPids = nodes.map((n) => n.pid);
   const cpu0 = totalCpuMs(serverPids);
+  // Per node too, to the nanosecond (schedstat): the locality scenario compares a nearly idle node with a busy one.
+  const nodeCpu0 = serverPids.map((pid) => preciseCpuMs(pid) ?? 0);
   const sys0 = totalSyscalls(serverPids);
   const split0 = totalCpuSplitMs(serverPids);
-  const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
+  const redis0 = redis ? preciseTotalCpuMs(redisPids(redis)) : 0;
   const loaders0 = totalCpuMs(loaders.pids);
   const backing0 = await env.backing?.phaseStart?.({ phaseId, nodes });
   const t0 = wall();
@@ -190,11 +197,12 @@ export async function runPhase(env, setup, rate, durationMs, opts, { mix, readSp
   const t1 = wall();
   const mono1 = process.hrtime.bigint();
   const cpu = totalCpuMs(serverPids) - cpu0;
+  const nodeCpuMs = serverPids.map((pid, i) => (preciseCpuMs(pid) ?? 0) - nodeCpu0[i]);
   const sys1 = totalSyscalls(serverPids);
   const split1 = totalCpuSplitMs(serverPids);
-  const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
+  const redisCpu = redis ? preciseTotalCpuMs(redisPids(redis)) - redis0 : null;
   const loaderCpu = totalCpuMs(loaders.pids) - loaders0;
-  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redis.port)) : null;
+  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redisPorts(redis))) : null;
 
   const sum = (key) => sumOf(waits, key);
   const expected = sum("expected");
@@ -282,7 +290,7 @@ export async function runPhase(env, setup, rate, durationMs, opts, { mix, readSp
       ...backingMetrics,
     },
     // Raw figures the scenarios combine (CPU per kind of delivery).
-    totals: { serverCpuMs: cpu, delivered, updatesDelivered, readsAcked },
+    totals: { serverCpuMs: cpu, nodeCpuMs, delivered, updatesDelivered, readsAcked, sent: sum("sent"), spanMs },
     ...(commands ? { redisCommands: commands } : {}),
     errorSamples: Object.keys(ackErrors).length ? ackErrors : undefined,
     // CLOCK_MONOTONIC µs, the clock of V8 CPU profiles: profile-summary.mjs can keep only this window's samples.
@@ -322,10 +330,13 @@ export async function fanoutScenarios(ctx, env, prefix) {
   ].map((r) => (setup.setupErrors ? { ...r, setupErrorSamples: setup.errors } : r));
 }
 
-/** `roomClients` clients in rooms of `roomSize`, every send acked. */
-export async function roomsScenario(ctx, env, prefix) {
+/**
+ * `roomClients` clients in rooms of `roomSize`, every send acked. `roomNode(room)`: every member of that room on
+ * that node, every one a sender (rooms served by one node each, as scale-out wants them); `scenario` names the result.
+ */
+export async function roomsScenario(ctx, env, prefix, { roomNode, scenario = `${prefix}rooms` } = {}) {
   const { opts } = ctx;
-  const members = roomMembers(opts, env, false);
+  const members = roomMembers(opts, env, false, roomNode);
   const setup = await setupMembers(env, members);
   await untilIdle(env, 5000);
   await runPhase(env, setup, opts.roomsRate, opts.warmupMs, opts);
@@ -333,7 +344,7 @@ export async function roomsScenario(ctx, env, prefix) {
   const result = await runPhase(env, setup, opts.roomsRate, opts.windowMs, opts);
   return [
     {
-      scenario: `${prefix}rooms`,
+      scenario,
       params: {
         nodes: env.nodes.length,
         clients: opts.roomClients,
@@ -348,15 +359,15 @@ export async function roomsScenario(ctx, env, prefix) {
 }
 
 /** Clients in rooms of `roomSize` as in the chat-rooms scenario; `changes`: they also react and edit (§8). */
-function roomMembers(opts, env, changes) {
-  const twoNodes = env.nodes.length > 1;
+function roomMembers(opts, env, changes, roomNode) {
+  const twoNodes = env.nodes.length > 1 && !roomNode;
   const members = [];
   for (let i = 0; i < opts.roomClients; i++) {
     const room = Math.floor(i / opts.roomSize);
     // Two nodes: in every room half the clients send from the first node, half receive on the second.
     const firstHalf = i % opts.roomSize < opts.roomSize / 2;
     members.push({
-      node: twoNodes && !firstHalf ? 1 : 0,
+      node: roomNode ? roomNode(room) : twoNodes && !firstHalf ? 1 : 0,
       room: `${changes ? "changes" : "room"}-${room}`,
       sender: twoNodes ? firstHalf : true,
       userId: `${changes ? "changer" : "chat"}-${i}`,
@@ -490,15 +501,15 @@ export async function roomsListScenario(ctx, env, prefix) {
   await untilIdle(env, 5000);
   await loaders.request(0, { cmd: "list-run", calls: Math.max(1, Math.round(opts.listCalls / 10)) });
   const serverPids = nodes.map((n) => n.pid);
-  const commands0 = redis ? await redisCommandCounts(redis.port) : null;
+  const commands0 = redis ? await redisCommandCounts(redisPorts(redis)) : null;
   const cpu0 = totalCpuMs(serverPids);
-  const redis0 = redis ? totalCpuMs([redis.pid]) : 0;
+  const redis0 = redis ? totalCpuMs(redisPids(redis)) : 0;
   const mono0 = process.hrtime.bigint();
   const run = await loaders.request(0, { cmd: "list-run", calls: opts.listCalls });
   const mono1 = process.hrtime.bigint();
   const cpu = totalCpuMs(serverPids) - cpu0;
-  const redisCpu = redis ? totalCpuMs([redis.pid]) - redis0 : null;
-  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redis.port)) : null;
+  const redisCpu = redis ? totalCpuMs(redisPids(redis)) - redis0 : null;
+  const commands = redis ? commandsBetween(commands0, await redisCommandCounts(redisPorts(redis))) : null;
   const latency = new Histogram(run.latency);
   const errors = Object.values(run.errors).reduce((a, b) => a + b, 0);
   const calls = opts.listCalls - errors;
