@@ -108,7 +108,14 @@ export function plan(groups) {
 export async function runSession(ctx, loaders, target, session) {
   const groups = session.groups.filter((g) => !GROUPS[g].targets || GROUPS[g].targets.includes(target));
   if (groups.length === 0) return [];
-  const backing = await SESSIONS[session.name].backing?.(target, ctx);
+  let backing;
+  try {
+    backing = await SESSIONS[session.name].backing?.(target, ctx);
+  } catch (error) {
+    // What the nodes stand on could not start (a Redis Cluster that does not form, PostgreSQL missing): reported.
+    const skipped = `cannot start the ${session.name} session's backing: ${error?.message ?? error}`;
+    return groups.flatMap((g) => GROUPS[g].scenarios.map((scenario) => ({ scenario, skipped })));
+  }
   let nodes = [];
   try {
     try {
