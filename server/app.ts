@@ -248,7 +248,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       await socketServer.settled(3000);
       socketServer.closeTransports();
       // WebSockets of other nodes' sessions through this one: their clients reconnect through the balancer.
-      forwarder?.close();
+      // Forwarded polls still waiting are answered 503 (their clients start new sessions and resume).
+      await forwarder?.close();
       await new Promise((resolve) => setTimeout(resolve, 50));
       await wsClosed;
       await webhooks?.close();

@@ -365,6 +365,52 @@ describe("the forwarder alone", () => {
     expect(sidOf(`/socket.io/?sid=${encodeURIComponent("a.b")}&x=1`)).toBe("a.b");
   });
 
+  test("a closing forwarder answers a poll still waiting for its owner 503, and refuses new ones alike", async () => {
+    // An owner that holds every GET open (a long poll with nothing to send yet) and notes when one is closed.
+    const held: { req: IncomingMessage; closed: boolean }[] = [];
+    const holder = createServer((req) => {
+      const entry = { req, closed: false };
+      held.push(entry);
+      req.socket.on("close", () => (entry.closed = true));
+    });
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const holderUrl = `http://127.0.0.1:${(holder.address() as AddressInfo).port}`;
+    const forwarder = createForwarder({
+      directory: createStaticDirectory("FRONTtag", new Map([["HOLDtag0", holderUrl]])),
+      trustProxyHops: 0,
+    });
+    const served: string[] = [];
+    const server = createServer((req, res) =>
+      forwarder.forwardRequest(req, res, forwarder.ownerOf(req)!, () => {
+        served.push(req.url!);
+        res.writeHead(599);
+        res.end();
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/socket.io/?EIO=4&transport=polling&sid=HOLDtag0.x`;
+    try {
+      const waiting = request(url, { timeoutMs: 10_000 });
+      for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(held).toHaveLength(1);
+      await forwarder.close();
+      // The client sees the poll fail (it starts a new session and resumes); it is not resent, nor dropped for a
+      // balancer to retry elsewhere in the same session.
+      const answer = await waiting;
+      expect(answer.status).toBe(503);
+      expect(answer.json()).toMatchObject({ error: { code: "unavailable" } });
+      expect((await request(url, { timeoutMs: 10_000 })).status).toBe(503);
+      for (let i = 0; i < 200 && !held[0]!.closed; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(held.map((h) => h.closed)).toEqual([true]);
+      expect(served).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      holder.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   test("an owner in the directory that cannot be reached: served here (Session ID unknown), counted as failed", async () => {
     const closedPort = await freePort();
     const outcomes: string[] = [];
@@ -386,7 +432,7 @@ describe("the forwarder alone", () => {
       expect(answer.status).toBe(599);
       expect(outcomes).toEqual(["polling failed"]);
     } finally {
-      forwarder.close();
+      await forwarder.close();
       await new Promise((resolve) => server.close(resolve));
     }
   });

@@ -36,7 +36,7 @@ export const upstreamLines = (addresses: readonly string[]) =>
   addresses.map((address) => `    server ${address};`).join("\n");
 
 /** A minimal main nginx.conf around the rendered snippet, with every path inside `dir`. */
-export function mainConfig(dir: string, include: string): string {
+export function mainConfig(dir: string, include: string, workerConnections = 512): string {
   return [
     "daemon off;",
     "master_process on;",
@@ -45,7 +45,7 @@ export function mainConfig(dir: string, include: string): string {
     ...(process.getuid?.() === 0 ? ["user root;"] : []),
     `pid ${join(dir, "nginx.pid")};`,
     `error_log ${join(dir, "error.log")} warn;`,
-    "events { worker_connections 512; }",
+    `events { worker_connections ${workerConnections}; }`,
     "http {",
     "    access_log off;",
     `    client_body_temp_path ${join(dir, "client_body")};`,
@@ -83,6 +83,11 @@ export interface NginxOptions {
   templatePath?: string;
   /** Edits the rendered text before nginx sees it (e.g. a test port instead of 443). */
   transform?: (rendered: string) => string;
+  /**
+   * nginx's worker_connections (each proxied connection takes two: the client's and the upstream's).
+   * @default 512
+   */
+  workerConnections?: number;
 }
 
 /** Writes the rendered template and a main config into a fresh temp dir. */
@@ -97,7 +102,7 @@ export function prepareNginx(
   const snippet = join(dir, "conf.d", "default.conf");
   writeFileSync(snippet, rendered);
   const conf = join(dir, "nginx.conf");
-  writeFileSync(conf, mainConfig(dir, snippet));
+  writeFileSync(conf, mainConfig(dir, snippet, options.workerConnections));
   return { dir, conf, rendered };
 }
 

@@ -21,6 +21,17 @@
  * and the client starts a new session. The address connected to is always one
  * the directory holds (a node's `ADVERTISE_URL`), never one from the request.
  *
+ * A polling GET must never be lost silently: the owner counts what it wrote in
+ * an answer as delivered, so if that answer does not reach the client, the
+ * client must see the poll fail (and start a new session, resuming with
+ * `since`) rather than poll again in the same session. Two retries would hide
+ * it: ours (a GET resent after its connection broke) and the balancer's (nginx
+ * passes an idempotent request to the next node when one closes the connection
+ * before the answer's headers). So a GET is resent only while this node is
+ * not closing, and a closing node (`close`) answers each forwarded request
+ * still waiting for the owner with a 503 instead of dropping its connection,
+ * refuses new ones the same way, and lets answers already coming back finish.
+ *
  * `X-Forwarded-For`: the owner must see the same client as the node that
  * forwards. With `TRUST_PROXY=N` (N > 0) both nodes take the N-th entry from
  * the right of the list after adding their TCP peer, so the list goes on as it
@@ -74,8 +85,12 @@ export interface Forwarder {
   forwardRequest(req: IncomingMessage, res: ServerResponse, owner: string, serveHere: () => void): void;
   /** Joins a WebSocket upgrade to the node tagged `owner`; `serveHere` answers it if that node is unknown or away. */
   forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, owner: string, serveHere: () => void): void;
-  /** Ends every tunnel and idle connection to other nodes (the node is closing). */
-  close(): void;
+  /**
+   * The node is closing: ends every tunnel, answers 503 to the polling requests still waiting for their owner (and
+   * to any forwarded from now on), lets the answers already coming back finish (for up to `settleMs`), then ends
+   * every connection to other nodes.
+   */
+  close(settleMs?: number): Promise<void>;
 }
 
 /** Headers of one hop only (RFC 9110 §7.6.1), plus ours, which a forwarder sets itself. */
@@ -94,6 +109,24 @@ const NOT_FORWARDED = new Set([
 ]);
 const NOT_RETURNED = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "trailer"]);
 
+/**
+ * A closing node's answer to a forwarded poll: a failure the client sees (Engine.IO drops the session on any
+ * status but 200) and the balancer passes on as it is (nginx retries on a broken connection, not on a 503).
+ */
+function refuseClosing(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return void res.destroy();
+  res.writeHead(503, { "Content-Type": "application/json", Connection: "close" });
+  res.end(JSON.stringify({ error: { code: "unavailable", message: "server is shutting down" } }));
+}
+
+/** A forwarded polling request in flight. */
+interface InFlight {
+  res: ServerResponse;
+  upstream: ReturnType<typeof httpRequest>;
+  /** The owner's answer is coming back. */
+  answered: boolean;
+}
+
 export function createForwarder(options: ForwarderOptions): Forwarder {
   const { directory } = options;
   const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
@@ -106,6 +139,13 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
   const tunnels = new Set<Duplex>();
+  const inFlight = new Set<InFlight>();
+  let closing = false;
+  let settled: (() => void) | undefined;
+  const done = (entry: InFlight) => {
+    inFlight.delete(entry);
+    if (settled && ![...inFlight].some((e) => e.answered)) settled();
+  };
   const parsed = new Map<string, URL>();
   let misroutedAt = -Infinity;
 
@@ -150,9 +190,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     },
 
     forwardRequest(req, res, owner, serveHere) {
+      if (closing) return refuseClosing(res);
       void resolve(owner, "polling").then(
         (base) => {
           if (!base) return serveHere();
+          if (closing) return refuseClosing(res);
           const headers: Record<string, string | string[]> = {};
           for (const [name, value] of Object.entries(req.headers)) {
             if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value;
@@ -160,7 +202,6 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           headers["x-forwarded-for"] = forwardedFor(req);
           headers[FORWARDED_HEADER] = directory.tag;
           const https = base.protocol === "https:";
-          let answered = false;
           const send = (retry: boolean) => {
             const upstream = (https ? httpsRequest : httpRequest)({
               protocol: base.protocol,
@@ -172,10 +213,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
               agent: https ? httpsAgent : httpAgent,
               timeout: idleTimeoutMs,
             });
+            const entry: InFlight = { res, upstream, answered: false };
+            inFlight.add(entry);
             onConnectTimeout(upstream, connectTimeoutMs);
             upstream.on("timeout", () => upstream.destroy(new Error("forwarded request idle for too long")));
             upstream.on("response", (answer) => {
-              answered = true;
+              entry.answered = true;
               const back: Record<string, string | string[]> = {};
               for (const [name, value] of Object.entries(answer.headers)) {
                 if (value !== undefined && !NOT_RETURNED.has(name)) back[name] = value;
@@ -186,7 +229,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
               answer.on("end", () => count("polling", "ok"));
             });
             upstream.on("error", (error: NodeJS.ErrnoException) => {
-              if (answered || res.headersSent) return void res.destroy();
+              done(entry);
+              // Already answered here (close() refused it).
+              if (res.writableEnded) return;
+              if (entry.answered || res.headersSent) return void res.destroy();
+              // Ended by close(): the owner may have answered already; the client must see this poll fail.
+              if (closing) return refuseClosing(res);
               // A kept-alive connection the owner closed just as it was reused: a GET has no body to lose, try once more.
               if (retry && upstream.reusedSocket && req.method === "GET" && error.code === "ECONNRESET") {
                 return send(false);
@@ -197,6 +245,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
             // The client went away before the answer ended: so does the forwarded request (the owner sees the poll
             // closed, as it would have directly).
             res.on("close", () => {
+              done(entry);
               if (!res.writableFinished) upstream.destroy();
             });
             if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS") upstream.end();
@@ -253,9 +302,28 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       );
     },
 
-    close() {
+    async close(settleMs = 1000) {
+      closing = true;
       for (const socket of tunnels) socket.destroy();
       tunnels.clear();
+      // Still waiting for the owner: whatever it writes from now on would be lost with this node, so the client is
+      // told, and the owner sees the poll closed.
+      for (const entry of [...inFlight]) {
+        if (entry.answered) continue;
+        inFlight.delete(entry);
+        entry.upstream.destroy();
+        refuseClosing(entry.res);
+      }
+      // An answer coming back holds what the owner counts as delivered: let it through rather than cut it before
+      // its headers reach the balancer (which would then poll another node, in the same session).
+      if ([...inFlight].some((e) => e.answered)) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          settled = resolve;
+          timer = setTimeout(resolve, settleMs);
+        });
+        clearTimeout(timer);
+      }
       httpAgent.destroy();
       httpsAgent.destroy();
     },
