@@ -29,6 +29,7 @@ import type { CommandHooks } from "./transport/commands";
 import { createWsEndpoint } from "./transport/ws/ws-endpoint";
 import { roomKey } from "./transport/socket/room-keys";
 import { createProtection } from "./transport/protection";
+import { endUpgrade } from "./transport/connection-rate";
 import { watchSocketIo } from "./transport/slow-consumers";
 import { HSTS_HEADER } from "./transport/http/security-headers";
 import { createNodeServer } from "./tls";
@@ -244,10 +245,10 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", destroyOnError);
     const plain = isWsPath(req.url);
-    if (!plain && !isSocketIoPath(req.url)) return refuseUpgrade(socket, 404, "Not Found");
+    if (!plain && !isSocketIoPath(req.url)) return endUpgrade(socket, 404, "not_found", "no such route");
     if (protection.gate.refuseUpgrade(req, socket)) return;
-    if (!origins.isAllowed(req)) return refuseUpgrade(socket, 403, "Forbidden");
-    if (draining) return refuseUpgrade(socket, 503, "Service Unavailable");
+    if (!origins.isAllowed(req)) return endUpgrade(socket, 403, "forbidden", "origin not allowed");
+    if (draining) return endUpgrade(socket, 503, "unavailable", "server is shutting down");
     if (plain) return wsEndpoint.handleUpgrade(req, socket, head);
     const owner = forwarder?.ownerOf(req);
     if (owner !== undefined) {
@@ -321,8 +322,4 @@ function refuseRequest(res: ServerResponse, status: number, message: string) {
 /** One listener for every upgraded socket (`this` is the socket) rather than a closure per connection. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
-}
-
-function refuseUpgrade(socket: Duplex, status: number, reason: string) {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
