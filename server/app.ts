@@ -216,9 +216,12 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 
   const isSocketIoPath = (url: string | undefined) => url !== undefined && /^\/socket\.io\/?(\?|$)/.test(url);
   const isWsPath = (url: string | undefined) => url !== undefined && /^\/ws(\?|$)/.test(url);
-  /** SSE streams and long polls: they open a stream too, so the per-address connection rate covers them (§13). */
+  /**
+   * SSE streams and long polls: they open a stream too, so the per-address connection rate covers them (§13). As
+   * the router matches them: any case, with or without a trailing slash.
+   */
   const isStreamPath = (url: string | undefined) =>
-    url !== undefined && /^\/api\/rooms\/[^/?]+\/(events|poll)(\?|$)/.test(url);
+    url !== undefined && /^\/api\/rooms\/[^/?]+\/(events|poll)\/?(\?|$)/i.test(url);
   const http = createNodeServer(config.tls, (req: IncomingMessage, res: ServerResponse) => {
     if (config.tls) res.setHeader("Strict-Transport-Security", HSTS_HEADER);
     if (isSocketIoPath(req.url)) {

@@ -10,6 +10,7 @@
  */
 import { connect } from "node:net";
 import { startApp, stopAllApps } from "../helpers/app";
+import { request as http } from "../helpers/http";
 
 afterAll(() => stopAllApps());
 
@@ -59,5 +60,17 @@ test("a disallowed Origin on an upgrade is 403 forbidden with the error body", a
     const refused = await upgrade(server.port, path, { Origin: "https://evil.example" });
     expect(refused.status).toBe(403);
     expect(refused.body).toEqual({ error: { code: "forbidden", message: expect.any(String) } });
+  }
+});
+
+test("CONNECT_RATE_PER_IP covers SSE and polls however the router spells their path (case, trailing slash)", async () => {
+  const server = await startApp({ CONNECT_RATE_PER_IP: "0.1", CONNECT_BURST_PER_IP: "1" });
+  const first = await http(`${server.url}/api/rooms/r/poll?timeout=0&token=bad`);
+  expect(first.status).toBe(401);
+  // Each of these reaches the SSE or poll route; past the limit it is 429 before any token work, not 401.
+  for (const path of ["/api/rooms/r/events/", "/API/Rooms/r/Events", "/api/rooms/r/poll/", "/api/rooms/r/POLL"]) {
+    const refused = await http(`${server.url}${path}?timeout=0&token=bad`);
+    expect([path, refused.status, refused.body?.error?.code]).toEqual([path, 429, "rate_limited"]);
+    expect(refused.headers["retry-after"]).toBeDefined();
   }
 });
