@@ -270,14 +270,22 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       return internalPort;
     },
     async listen(port = config.port, host = config.host) {
+      // A start-up failure names the variables to fix (an unknown HOST, a PORT in use), on one line.
+      const naming = (names: string, at: number) => (error: Error) => {
+        throw new Error(`cannot listen on ${host}:${at} (${names}): ${error.message}`, { cause: error });
+      };
       const taken = await new Promise<number>((resolve, reject) => {
         http.once("error", reject);
         http.listen(port, host, () => {
           http.off("error", reject);
           resolve((http.address() as AddressInfo).port);
         });
-      });
-      if (internal) internalPort = await internal.listen(config.internalPort!, host);
+      }).catch(naming("PORT, HOST", port));
+      if (internal) {
+        internalPort = await internal
+          .listen(config.internalPort!, host)
+          .catch(naming("INTERNAL_PORT, HOST", config.internalPort!));
+      }
       return taken;
     },
     async close() {

@@ -1,0 +1,56 @@
+/**
+ * §7 / docs/operations.md: "A bad value stops start-up with one line naming
+ * it". Values that only fail when the node listens (a `HOST` that does not
+ * resolve, a `PORT` or `INTERNAL_PORT` already taken) name the variables too:
+ * main.ts prints the error's message as its one stderr line.
+ */
+import { createServer, type Server } from "node:net";
+import { createApp } from "../../server/app";
+import { loadConfig } from "../../server/config";
+import { createLogger } from "../../server/logger";
+import { TEST_SECRET } from "../helpers/tokens";
+
+const taken: Server[] = [];
+afterAll(() => taken.forEach((server) => server.close()));
+
+/** A port something else listens on. */
+async function busyPort(): Promise<number> {
+  const server = createServer();
+  taken.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as { port: number }).port;
+}
+
+async function listenError(env: Record<string, string>): Promise<string> {
+  const config = loadConfig({ JWT_SECRET: TEST_SECRET, LOG_LEVEL: "silent", HOST: "127.0.0.1", ...env });
+  const app = createApp(config, { logger: createLogger({ level: "silent", nodeId: "t" }) });
+  try {
+    await app.listen();
+    throw new Error("listened");
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await app.close();
+  }
+}
+
+test("a PORT already in use names PORT", async () => {
+  const port = await busyPort();
+  const message = await listenError({ PORT: String(port) });
+  expect(message).toContain("PORT");
+  expect(message).toContain(String(port));
+  expect(message).not.toMatch(/[\r\n]/);
+});
+
+test("a HOST that does not resolve names HOST", async () => {
+  expect(await listenError({ PORT: "0", HOST: "no-such-host.invalid" })).toMatch(
+    /HOST.*no-such-host\.invalid|no-such-host\.invalid.*HOST/,
+  );
+});
+
+test("an INTERNAL_PORT already in use names INTERNAL_PORT", async () => {
+  const port = await busyPort();
+  const message = await listenError({ PORT: "0", INTERNAL_PORT: String(port) });
+  expect(message).toContain("INTERNAL_PORT");
+  expect(message).toContain(String(port));
+});
