@@ -208,7 +208,8 @@ export function loadConfig(
   // Generous: a carrier-grade NAT or an office puts many users behind one address, and all of them reconnect at
   // once after a deploy. A flood is thousands a second; 50 a second per address makes it harmless.
   const connectPerSecond = number("CONNECT_RATE_PER_IP", 50, 0, 1_000_000);
-  const connectBurst = integer("CONNECT_BURST_PER_IP", 200, 1, 1_000_000);
+  // "`0` turns it off" (§7) is said of the pair: a burst of 0 lets nothing through, so it means off too.
+  const connectBurst = integer("CONNECT_BURST_PER_IP", 200, 0, 1_000_000);
   const trustProxyRaw = read("TRUST_PROXY")?.toLowerCase();
   let trustProxyHops = 0;
   if (trustProxyRaw === "true" || trustProxyRaw === "yes" || trustProxyRaw === "on") trustProxyHops = 1;
@@ -283,7 +284,10 @@ export function loadConfig(
     logLevel: logLevelRaw as Config["logLevel"],
     tls,
     maxBufferedBytes: integer("MAX_BUFFERED_BYTES", 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
-    connectRate: connectPerSecond > 0 ? Object.freeze({ perSecond: connectPerSecond, burst: connectBurst }) : undefined,
+    connectRate:
+      connectPerSecond > 0 && connectBurst > 0
+        ? Object.freeze({ perSecond: connectPerSecond, burst: connectBurst })
+        : undefined,
     trustProxyHops,
     warnings: Object.freeze(warnings),
     redisAdapter: read("REDIS_ADAPTER") === "sharded" ? "sharded" : "classic",

@@ -54,3 +54,8 @@ test("an INTERNAL_PORT already in use names INTERNAL_PORT", async () => {
   expect(message).toContain("INTERNAL_PORT");
   expect(message).toContain(String(port));
 });
+
+// §7: "`CONNECT_RATE_PER_IP`, `CONNECT_BURST_PER_IP` … `0` turns it off": said of both variables.
+test.each(["CONNECT_RATE_PER_IP", "CONNECT_BURST_PER_IP"])("%s=0 turns the per-address limit off", (name) => {
+  expect(loadConfig({ [name]: "0" }).connectRate).toBeUndefined();
+});
