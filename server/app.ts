@@ -235,7 +235,11 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       return void engine.handleRequest(req, res);
     }
     // Before any token work, like the Socket.IO handshake.
-    if (isStreamPath(req.url) && protection.gate.refuseRequest(req, res)) return;
+    if (isStreamPath(req.url)) {
+      if (protection.gate.refuseRequest(req, res)) return;
+      // A draining node takes no new stream or poll (§12): the client retries, through the balancer, elsewhere.
+      if (draining) return refuseRequest(res, 503, "server is shutting down");
+    }
     // `/ws` is WebSocket only: tell a plain GET (curl, or a proxy that drops the upgrade headers) so.
     if (isWsPath(req.url)) {
       res.writeHead(426, { "Content-Type": "application/json", Upgrade: "websocket" });
