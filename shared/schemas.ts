@@ -97,7 +97,8 @@ export const EditBodySchema = z.object({ text: MessageTextSchema });
 export const ReadBodySchema = z.object({ upTo: MessageRefSchema, private: z.boolean().optional() });
 /** Body of `POST /api/rooms/:roomId/bans`. */
 export const BanBodySchema = z.object({
-  userId: z.string().min(1, "userId must not be empty").max(256, "userId must be at most 256 characters"),
+  // Any user id a token may carry (`sub` has no length limit), so every user can be banned (§11).
+  userId: z.string().min(1, "userId must not be empty"),
   durationSec: z.number().int().min(1).max(Limits.banMaxDurationSec).optional(),
   reason: z
     .string()
