@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { readJwtConfig, type ConfigReader, type JwtConfig } from "./auth/jwt-config";
 import { readTlsConfig, type TlsConfig } from "./tls";
+import { readWebhookConfig, type WebhookConfig } from "./features/webhooks/webhook-config";
 
 export type { JwtConfig } from "./auth/jwt-config";
 
@@ -52,13 +53,7 @@ export interface Config {
   /** Rooms with more members than this do not broadcast public read markers (§9). */
   readonly readBroadcastMaxMembers: number;
   /** Signed webhooks (§11): where to POST, the `whsec_` secret, and the retry settings; unset: none. */
-  readonly webhook?: {
-    readonly url: string;
-    readonly secret: string;
-    readonly timeoutMs: number;
-    readonly retryBaseMs: number;
-    readonly retryForMs: number;
-  };
+  readonly webhook?: WebhookConfig;
   readonly maxPayloadBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Things that work but deserve an operator's attention; `main.ts` logs them at start-up. */
@@ -176,34 +171,13 @@ export function loadConfig(
     warnings.push("HISTORY_RETENTION_DAYS has no effect without DATABASE_URL (history is capped by HISTORY_MAX)");
   }
 
-  const webhookUrl = read("WEBHOOK_URL");
-  const webhookSecret = read("WEBHOOK_SECRET");
-  if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) {
-    problems.push(`WEBHOOK_URL must be an http:// or https:// URL (got ${JSON.stringify(webhookUrl)})`);
-  }
-  if (webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/.test(webhookSecret)) {
-    problems.push("WEBHOOK_SECRET must be whsec_ followed by a base64 key of at least 12 bytes");
-  }
-  if ((webhookUrl === undefined) !== (webhookSecret === undefined)) {
-    problems.push("WEBHOOK_URL and WEBHOOK_SECRET go together: set both, or neither");
-  }
-  const webhook =
-    webhookUrl !== undefined && webhookSecret !== undefined
-      ? Object.freeze({
-          url: webhookUrl,
-          secret: webhookSecret,
-          timeoutMs: integer("WEBHOOK_TIMEOUT_MS", 10_000, 100, 60_000),
-          retryBaseMs: integer("WEBHOOK_RETRY_BASE_MS", 5000, 10, 10_000),
-          retryForMs: integer("WEBHOOK_RETRY_FOR_MS", 86_400_000, 1000, 30 * 86_400_000),
-        })
-      : undefined;
-
   const reader: ConfigReader = {
     read,
     integer,
     readFile: defaults.readFile ?? ((path) => readFileSync(path, "utf8")),
   };
   const jwt = readJwtConfig(reader, production, problems, warnings);
+  const webhook = readWebhookConfig(reader, problems, warnings);
   const tls = readTlsConfig(reader, problems);
   // Generous: a carrier-grade NAT or an office puts many users behind one address, and all of them reconnect at
   // once after a deploy. A flood is thousands a second; 50 a second per address makes it harmless.
@@ -310,15 +284,6 @@ export function loadConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
 }
 
 /** An http(s) origin: scheme, host and optional port, at most a trailing "/" (other nodes send requests there). */

@@ -59,3 +59,20 @@ test("an INTERNAL_PORT already in use names INTERNAL_PORT", async () => {
 test.each(["CONNECT_RATE_PER_IP", "CONNECT_BURST_PER_IP"])("%s=0 turns the per-address limit off", (name) => {
   expect(loadConfig({ [name]: "0" }).connectRate).toBeUndefined();
 });
+
+// §11: "keyed with `WEBHOOK_SECRET` (`whsec_` followed by base64 key bytes)": no length is asked for.
+describe("WEBHOOK_SECRET", () => {
+  const url = "https://hooks.example/in";
+  test("a short base64 key starts, with a warning", () => {
+    const config = loadConfig({ WEBHOOK_URL: url, WEBHOOK_SECRET: "whsec_dGVzdA==" });
+    expect(config.webhook?.secret).toBe("whsec_dGVzdA==");
+    expect(config.warnings.join("\n")).toMatch(/WEBHOOK_SECRET/);
+  });
+  test("a usual 24-byte key starts without a warning", () => {
+    const config = loadConfig({ WEBHOOK_URL: url, WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
+    expect(config.warnings.join("\n")).not.toMatch(/WEBHOOK_SECRET/);
+  });
+  test.each(["secret", "whsec_", "whsec_abc", "whsec_not base64!"])("%j stops start-up naming it", (secret) => {
+    expect(() => loadConfig({ WEBHOOK_URL: url, WEBHOOK_SECRET: secret })).toThrow(/WEBHOOK_SECRET/);
+  });
+});
