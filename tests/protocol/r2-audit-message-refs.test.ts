@@ -6,7 +6,8 @@
  * PostgreSQL), and a send with such a `replyTo` stores nothing.
  */
 import { closeAllClients, connectClient, type HuddleClient } from "../helpers/clients";
-import { startApp, stopAllApps, type TestApp } from "../helpers/app";
+import { startApp, stopAllApps } from "../helpers/app";
+import { startNode, stopAllNodes } from "../cluster/nodes";
 import { request as http } from "../helpers/http";
 import { startPostgres, type TestPostgres } from "../helpers/postgres-server";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
@@ -20,6 +21,7 @@ beforeAll(async () => {
 afterEach(async () => {
   closeAllClients();
   await stopAllApps();
+  await stopAllNodes();
 });
 afterAll(async () => {
   await redis?.stop();
@@ -29,19 +31,23 @@ afterAll(async () => {
 const ask = (socket: HuddleClient, event: string, payload: unknown): Promise<any> =>
   new Promise((resolve) => (socket.emit as any)(event, payload, resolve));
 
-const stores: Array<[string, () => Promise<Record<string, string>>]> = [
-  ["memory", async () => ({})],
-  ["Redis", async () => ({ REDIS_URL: redis.url })],
-  ["PostgreSQL", async () => ({ DATABASE_URL: await postgres.createDatabase() })],
+/** A server on each store: in-process in memory; a real node process (which makes its stores) on the others. */
+const stores: Array<[string, () => Promise<{ url: string }>]> = [
+  ["memory", () => startApp()],
+  ["Redis", () => startNode(redis.url, "refs-redis")],
+  ["PostgreSQL", async () => startNode("", "refs-pg", { DATABASE_URL: await postgres.createDatabase() })],
 ];
 
-describe.each(stores)("on %s", (_name, env) => {
-  let app: TestApp;
+describe.each(stores)("on %s", (_name, start) => {
+  let app: { url: string };
   let token: string;
   let socket: HuddleClient;
-  const room = `refs-${process.pid}`;
+  let room: string;
+  let rooms = 0;
   beforeEach(async () => {
-    app = await startApp(await env());
+    // A room of its own per test: Redis and PostgreSQL outlive each node.
+    room = `refs-${process.pid}-${++rooms}`;
+    app = await start();
     token = signToken({ sub: uniqueUserId("refs") });
     socket = await connectClient(app.url, { token });
     expect((await ask(socket, "room:join", { roomId: room })).ok).toBe(true);
