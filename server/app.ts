@@ -29,7 +29,7 @@ import type { CommandHooks } from "./transport/commands";
 import { createWsEndpoint } from "./transport/ws/ws-endpoint";
 import { roomKey } from "./transport/socket/room-keys";
 import { createProtection } from "./transport/protection";
-import { endUpgrade } from "./transport/connection-rate";
+import { endUpgrade, refuseRequest, refuseStream } from "./transport/refusals";
 import { watchSocketIo } from "./transport/slow-consumers";
 import { HSTS_HEADER } from "./transport/http/security-headers";
 import { createNodeServer } from "./tls";
@@ -237,8 +237,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     // Before any token work, like the Socket.IO handshake.
     if (isStreamPath(req.url)) {
       if (protection.gate.refuseRequest(req, res)) return;
-      // A draining node takes no new stream or poll (§12): the client retries, through the balancer, elsewhere.
-      if (draining) return refuseRequest(res, 503, "server is shutting down");
+      // A draining node holds no new stream or poll open (§12); the client retries, through the balancer, elsewhere.
+      if (draining) return refuseStream(req, res);
     }
     // `/ws` is WebSocket only: tell a plain GET (curl, or a proxy that drops the upgrade headers) so.
     if (isWsPath(req.url)) {
@@ -327,11 +327,6 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
 function defaultWebRoot(): string {
   const beside = join(__dirname, "web");
   return existsSync(beside) ? beside : join(__dirname, "..", "dist", "web");
-}
-
-function refuseRequest(res: ServerResponse, status: number, message: string) {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify({ error: { code: status === 403 ? "forbidden" : "unavailable", message } }));
 }
 
 /** One listener for every upgraded socket (`this` is the socket) rather than a closure per connection. */

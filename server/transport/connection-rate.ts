@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { endUpgrade } from "./refusals";
 
 export interface ConnectionRateOptions {
   /** Tokens added per second. */
@@ -80,35 +81,6 @@ export function createConnectionGate(options: ConnectionRateOptions): Connection
       return true;
     },
   };
-}
-
-const REASONS: Readonly<Record<number, string>> = {
-  403: "Forbidden",
-  404: "Not Found",
-  429: "Too Many Requests",
-  503: "Service Unavailable",
-};
-
-/**
- * Refuses an upgrade with a plain HTTP answer whose body is the §5 error, `{ "error": { code, message } }`, as
- * every other HTTP error is: a client that reads the refused handshake sees why.
- */
-export function endUpgrade(
-  socket: Duplex,
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const lines = [
-    `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}`,
-    "Content-Type: application/json; charset=utf-8",
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-    "Connection: close",
-    `Content-Length: ${Buffer.byteLength(body)}`,
-  ];
-  socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
 }
 
 const hasSid = (url: string | undefined) => url !== undefined && /[?&]sid=/.test(url);
