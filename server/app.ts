@@ -195,6 +195,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const slots = { services, maxConnectionsPerUser: config.maxConnectionsPerUser, onError: logError };
   let slotCounter = 0;
   const slotPrefix = `${config.nodeId}:http:${randomBytes(4).toString("hex")}`;
+  const drainSignal = new AbortController();
   const api = createHttpApi({
     services,
     holdSlot: (userId) => holdSlot(slots, userId, `${slotPrefix}-${++slotCounter}`),
@@ -207,6 +208,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     maxPayloadBytes: config.maxPayloadBytes,
     webRoot: deps.webRoot ?? defaultWebRoot(),
     isReady,
+    draining: drainSignal.signal,
     sseHeartbeatMs: deps.sseHeartbeatMs,
     maxBufferedBytes: config.maxBufferedBytes,
     watch: protection.slowConsumers.watch,
@@ -295,6 +297,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     async close() {
       if (draining) return;
       draining = true;
+      drainSignal.abort();
       protection.close();
       // Acks in flight are answered first (bounded). Then each connection's transport is closed: socket.io-client
       // reads that as "transport close" and reconnects (to another node behind the balancer), whereas a Socket.IO

@@ -28,3 +28,27 @@ test("a draining node ends new SSE streams at once and answers new polls 503 una
   expect(sse.text).toMatch(/^retry: \d+$/m);
   expect([poll.status, poll.body?.error?.code]).toEqual([503, "unavailable"]);
 });
+
+test("a waiting poll on a draining node is answered at once, empty, with its cursor, instead of being cut", async () => {
+  const server = await startApp();
+  const token = signToken();
+  const auth = { authorization: `Bearer ${token}` };
+  const sent = await http(`${server.url}/api/rooms/drain-poll/messages`, {
+    method: "POST",
+    headers: auth,
+    body: { text: "before" },
+  });
+  const after = sent.body.message.id;
+  const poll = http(`${server.url}/api/rooms/drain-poll/poll?timeout=20&after=${after}`, {
+    headers: auth,
+    timeoutMs: 5000,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the poll is waiting
+  const started = Date.now();
+  await server.app.close();
+  const answer = await poll;
+  expect(Date.now() - started).toBeLessThan(4000);
+  expect(answer.status).toBe(200);
+  expect(answer.body).toEqual({ messages: [], updates: [], cursor: after });
+  expect(answer.headers.connection).toBe("close");
+});

@@ -23,6 +23,11 @@ export interface PollOptions {
   userId?: string;
   /** Takes one of the user's connection slots while the poll is open (§13); resolves with its release. */
   holdSlot?: (userId: string) => Promise<() => Promise<void>>;
+  /**
+   * Aborted when the node starts draining (§12): a waiting poll is answered at once, empty, with its cursor and
+   * `Connection: close`, so that the client polls again (through the balancer, on another node) and misses nothing.
+   */
+  draining?: AbortSignal;
 }
 
 export type PollAnswer = { messages: Message[]; updates: Message[]; cursor: string | null };
@@ -107,6 +112,15 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     if (answer) finish(answer);
   };
   res.on("close", () => finish({ messages: [], updates: [], cursor: null }));
+  /** The cursor of an empty answer, once the store has been read. */
+  let idleCursor: string | null | undefined;
+  const onDrain = () => {
+    if (idleCursor === undefined) return; // answered once the store has been read
+    res.setHeader("Connection", "close");
+    finish({ messages: [], updates: [], cursor: idleCursor });
+  };
+  options.draining?.addEventListener("abort", onDrain, { once: true });
+  res.on("close", () => options.draining?.removeEventListener("abort", onDrain));
   const banned = () => {
     if (done) return;
     done = true;
@@ -126,6 +140,8 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     since = (cursor === null ? undefined : parsePosition(cursor)) ?? { epoch: -1, n: -1 };
     if (live.length > 0) flushLive();
     if (done) return;
+    idleCursor = cursor;
+    if (options.draining?.aborted) return onDrain();
     timer = setTimeout(() => finish({ messages: [], updates: [], cursor }), timeoutSec * 1000);
   } catch (error) {
     done = true;
