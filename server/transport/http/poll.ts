@@ -21,7 +21,7 @@ export interface PollOptions {
   delivery: LocalDelivery;
   /** The polling user: a ban of theirs from the room ends the poll with `forbidden` (§11). */
   userId?: string;
-  /** Takes one of the user's connection slots while the poll is open (§13); resolves with its release. */
+  /** Takes one of the user's connection slots while the poll waits (§13); resolves with its release. */
   holdSlot?: (userId: string) => Promise<() => Promise<void>>;
   /**
    * Aborted when the node starts draining (§12): a waiting poll is answered at once, empty, with its cursor and
@@ -72,9 +72,9 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
   const timeoutSec = parsePollTimeout(queryString(req, "timeout"));
   const { messages: store } = options.services.stores;
 
-  // Before anything is held open: past the user's cap this is a 429 limit_exceeded (§13).
-  const releaseSlot =
-    (options.userId !== undefined ? await options.holdSlot?.(options.userId) : undefined) ?? (async () => {});
+  // Taken only when the poll is about to wait: "waiting long polls" count toward the user's cap (§13); a poll
+  // answered at once holds nothing open and needs no place.
+  let releaseSlot = async () => {};
   let done = false;
   /** Only changes after this position count; undefined until the store has been read. */
   let since: Position | undefined;
@@ -142,6 +142,11 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     if (done) return;
     idleCursor = cursor;
     if (options.draining?.aborted) return onDrain();
+    if (timeoutSec === 0) return finish({ messages: [], updates: [], cursor });
+    // Past the user's cap this is a 429 limit_exceeded, and nothing is held open.
+    if (options.userId !== undefined && options.holdSlot) releaseSlot = await options.holdSlot(options.userId);
+    // Answered (or closed) while the place was being taken: give it back.
+    if (done) return void releaseSlot();
     timer = setTimeout(() => finish({ messages: [], updates: [], cursor }), timeoutSec * 1000);
   } catch (error) {
     done = true;
