@@ -149,7 +149,10 @@ export function loadConfig(
     .map((node) => node.trim())
     .filter(Boolean);
   if (redisClusterNodes !== undefined) {
-    const bad = redisClusterNodes.filter((node) => !/^[^\s:/]+:\d{1,5}$/.test(node));
+    const bad = redisClusterNodes.filter((node) => {
+      const port = /^[^\s:/]+:(\d{1,5})$/.exec(node)?.[1];
+      return port === undefined || Number(port) < 1 || Number(port) > 65535;
+    });
     if (redisClusterNodes.length === 0 || bad.length > 0) {
       problems.push(
         `REDIS_CLUSTER_NODES must be a comma-separated list of host:port (got ${JSON.stringify(clusterRaw)})`,

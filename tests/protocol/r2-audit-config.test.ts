@@ -76,3 +76,11 @@ describe("WEBHOOK_SECRET", () => {
     expect(() => loadConfig({ WEBHOOK_URL: url, WEBHOOK_SECRET: secret })).toThrow(/WEBHOOK_SECRET/);
   });
 });
+
+// §7 "`REDIS_CLUSTER_NODES` … `host:port,host:port…`": a port is 1 to 65535.
+test.each(["redis-1:99999", "redis-1:0", "redis-1:7000,redis-2:70000"])(
+  "REDIS_CLUSTER_NODES=%s stops start-up naming it",
+  (nodes) => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: nodes })).toThrow(/REDIS_CLUSTER_NODES/);
+  },
+);
