@@ -139,8 +139,8 @@ export function loadConfig(
   const host = read("HOST") ?? "0.0.0.0";
 
   const redisUrl = read("REDIS_URL");
-  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl)})`);
+  if (redisUrl !== undefined && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && hasHost(redisUrl))) {
+    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redact(redisUrl))})`);
   }
 
   const clusterRaw = read("REDIS_CLUSTER_NODES");
@@ -303,6 +303,15 @@ function isBaseUrl(value: string): boolean {
       url.hash === "" &&
       /^https?:\/\/[^/?#]+\/?$/i.test(value)
     );
+  } catch {
+    return false;
+  }
+}
+
+/** Parses as a URL with a host (and so a port, if any, from 1 to 65535). */
+function hasHost(value: string): boolean {
+  try {
+    return new URL(value).hostname !== "";
   } catch {
     return false;
   }

@@ -84,3 +84,13 @@ test.each(["redis-1:99999", "redis-1:0", "redis-1:7000,redis-2:70000"])(
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: nodes })).toThrow(/REDIS_CLUSTER_NODES/);
   },
 );
+
+test.each(["redis://cache:99999", "redis://"])("REDIS_URL=%s stops start-up naming it", (url) => {
+  expect(() => loadConfig({ REDIS_URL: url })).toThrow(/REDIS_URL/);
+});
+
+test("a bad REDIS_URL is named without its password", () => {
+  expect(() => loadConfig({ REDIS_URL: "redis://user:hunter2@cache:99999" })).toThrow(
+    expect.objectContaining({ message: expect.not.stringContaining("hunter2") }),
+  );
+});
