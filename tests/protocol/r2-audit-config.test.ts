@@ -94,3 +94,9 @@ test("a bad REDIS_URL is named without its password", () => {
     expect.objectContaining({ message: expect.not.stringContaining("hunter2") }),
   );
 });
+
+test("a bad WEBHOOK_URL is named without its password", () => {
+  const env = { WEBHOOK_URL: "ftp://hook:hunter2@hooks.example/in", WEBHOOK_SECRET: "whsec_dGVzdA==" };
+  expect(() => loadConfig(env)).toThrow(/WEBHOOK_URL/);
+  expect(() => loadConfig(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining("hunter2") }));
+});

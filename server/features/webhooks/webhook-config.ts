@@ -23,7 +23,9 @@ export function readWebhookConfig(
   const url = env.read("WEBHOOK_URL");
   const secret = env.read("WEBHOOK_SECRET");
   if (url !== undefined && !isHttpUrl(url)) {
-    problems.push(`WEBHOOK_URL must be an http:// or https:// URL (got ${JSON.stringify(url)})`);
+    // Credentials in the URL are not echoed (the line lands in logs).
+    const shown = url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@");
+    problems.push(`WEBHOOK_URL must be an http:// or https:// URL (got ${JSON.stringify(shown)})`);
   }
   if (secret !== undefined) {
     // §11 asks for `whsec_` and base64 key bytes, no length: a short key works (signed and verified alike), and
