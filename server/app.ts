@@ -187,6 +187,8 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
   const slots = { services, maxConnectionsPerUser: config.maxConnectionsPerUser, onError: logError };
   let slotCounter = 0;
   const slotPrefix = `${config.nodeId}:http:${randomBytes(4).toString("hex")}`;
+  // Aborted when the node starts draining: waiting polls are answered at once (§12).
+  const drainSignal = new AbortController();
   const api = createHttpApi({
     services,
     holdSlot: (userId) => holdSlot(slots, userId, `${slotPrefix}-${++slotCounter}`),
@@ -199,6 +201,7 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
     maxPayloadBytes: config.maxPayloadBytes,
     webRoot: deps.webRoot ?? defaultWebRoot(),
     isReady,
+    draining: drainSignal.signal,
     sseHeartbeatMs: deps.sseHeartbeatMs,
     maxBufferedBytes: config.maxBufferedBytes,
     watch: protection.slowConsumers.watch,
@@ -227,19 +230,28 @@ export function createApp(config: Config, deps: AppDeps = {}): App {
       return internalPort;
     },
     async listen(port = config.port, host = config.host) {
+      // A start-up failure names the variables to fix (an unknown HOST, a PORT in use), on one line.
+      const naming = (names: string, at: number) => (error: Error) => {
+        throw new Error(`cannot listen on ${host}:${at} (${names}): ${error.message}`, { cause: error });
+      };
       const taken = await new Promise<number>((resolve, reject) => {
         http.once("error", reject);
         http.listen(port, host, () => {
           http.off("error", reject);
           resolve((http.address() as AddressInfo).port);
         });
-      });
-      if (internal) internalPort = await internal.listen(config.internalPort!, host);
+      }).catch(naming("PORT, HOST", port));
+      if (internal) {
+        internalPort = await internal
+          .listen(config.internalPort!, host)
+          .catch(naming("INTERNAL_PORT, HOST", config.internalPort!));
+      }
       return taken;
     },
     async close() {
       if (draining) return;
       draining = true;
+      drainSignal.abort();
       protection.close();
       // Acks in flight are answered first (bounded). Then each connection's transport is closed: socket.io-client
       // reads that as "transport close" and reconnects (to another node behind the balancer), whereas a Socket.IO

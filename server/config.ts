@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { readJwtConfig, type ConfigReader, type JwtConfig } from "./auth/jwt-config";
 import { readTlsConfig, type TlsConfig } from "./tls";
+import { readWebhookConfig, type WebhookConfig } from "./features/webhooks/webhook-config";
 
 export type { JwtConfig } from "./auth/jwt-config";
 
@@ -52,13 +53,7 @@ export interface Config {
   /** Rooms with more members than this do not broadcast public read markers (§9). */
   readonly readBroadcastMaxMembers: number;
   /** Signed webhooks (§11): where to POST, the `whsec_` secret, and the retry settings; unset: none. */
-  readonly webhook?: {
-    readonly url: string;
-    readonly secret: string;
-    readonly timeoutMs: number;
-    readonly retryBaseMs: number;
-    readonly retryForMs: number;
-  };
+  readonly webhook?: WebhookConfig;
   readonly maxPayloadBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Things that work but deserve an operator's attention; `main.ts` logs them at start-up. */
@@ -144,8 +139,8 @@ export function loadConfig(
   const host = read("HOST") ?? "0.0.0.0";
 
   const redisUrl = read("REDIS_URL");
-  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
-    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redisUrl)})`);
+  if (redisUrl !== undefined && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && hasHost(redisUrl))) {
+    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redact(redisUrl))})`);
   }
 
   const clusterRaw = read("REDIS_CLUSTER_NODES");
@@ -154,7 +149,10 @@ export function loadConfig(
     .map((node) => node.trim())
     .filter(Boolean);
   if (redisClusterNodes !== undefined) {
-    const bad = redisClusterNodes.filter((node) => !/^[^\s:/]+:\d{1,5}$/.test(node));
+    const bad = redisClusterNodes.filter((node) => {
+      const port = /^[^\s:/]+:(\d{1,5})$/.exec(node)?.[1];
+      return port === undefined || Number(port) < 1 || Number(port) > 65535;
+    });
     if (redisClusterNodes.length === 0 || bad.length > 0) {
       problems.push(
         `REDIS_CLUSTER_NODES must be a comma-separated list of host:port (got ${JSON.stringify(clusterRaw)})`,
@@ -176,39 +174,19 @@ export function loadConfig(
     warnings.push("HISTORY_RETENTION_DAYS has no effect without DATABASE_URL (history is capped by HISTORY_MAX)");
   }
 
-  const webhookUrl = read("WEBHOOK_URL");
-  const webhookSecret = read("WEBHOOK_SECRET");
-  if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) {
-    problems.push(`WEBHOOK_URL must be an http:// or https:// URL (got ${JSON.stringify(webhookUrl)})`);
-  }
-  if (webhookSecret !== undefined && !/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/.test(webhookSecret)) {
-    problems.push("WEBHOOK_SECRET must be whsec_ followed by a base64 key of at least 12 bytes");
-  }
-  if ((webhookUrl === undefined) !== (webhookSecret === undefined)) {
-    problems.push("WEBHOOK_URL and WEBHOOK_SECRET go together: set both, or neither");
-  }
-  const webhook =
-    webhookUrl !== undefined && webhookSecret !== undefined
-      ? Object.freeze({
-          url: webhookUrl,
-          secret: webhookSecret,
-          timeoutMs: integer("WEBHOOK_TIMEOUT_MS", 10_000, 100, 60_000),
-          retryBaseMs: integer("WEBHOOK_RETRY_BASE_MS", 5000, 10, 10_000),
-          retryForMs: integer("WEBHOOK_RETRY_FOR_MS", 86_400_000, 1000, 30 * 86_400_000),
-        })
-      : undefined;
-
   const reader: ConfigReader = {
     read,
     integer,
     readFile: defaults.readFile ?? ((path) => readFileSync(path, "utf8")),
   };
   const jwt = readJwtConfig(reader, production, problems, warnings);
+  const webhook = readWebhookConfig(reader, problems, warnings);
   const tls = readTlsConfig(reader, problems);
   // Generous: a carrier-grade NAT or an office puts many users behind one address, and all of them reconnect at
   // once after a deploy. A flood is thousands a second; 50 a second per address makes it harmless.
   const connectPerSecond = number("CONNECT_RATE_PER_IP", 50, 0, 1_000_000);
-  const connectBurst = integer("CONNECT_BURST_PER_IP", 200, 1, 1_000_000);
+  // "`0` turns it off" (§7) is said of the pair: a burst of 0 lets nothing through, so it means off too.
+  const connectBurst = integer("CONNECT_BURST_PER_IP", 200, 0, 1_000_000);
   const trustProxyRaw = read("TRUST_PROXY")?.toLowerCase();
   let trustProxyHops = 0;
   if (trustProxyRaw === "true" || trustProxyRaw === "yes" || trustProxyRaw === "on") trustProxyHops = 1;
@@ -283,7 +261,10 @@ export function loadConfig(
     logLevel: logLevelRaw as Config["logLevel"],
     tls,
     maxBufferedBytes: integer("MAX_BUFFERED_BYTES", 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
-    connectRate: connectPerSecond > 0 ? Object.freeze({ perSecond: connectPerSecond, burst: connectBurst }) : undefined,
+    connectRate:
+      connectPerSecond > 0 && connectBurst > 0
+        ? Object.freeze({ perSecond: connectPerSecond, burst: connectBurst })
+        : undefined,
     trustProxyHops,
     warnings: Object.freeze(warnings),
     redisAdapter: read("REDIS_ADAPTER") === "sharded" ? "sharded" : "classic",
@@ -308,15 +289,6 @@ export function loadConfig(
   return Object.freeze(config);
 }
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
-}
-
 /** An http(s) origin: scheme, host and optional port, at most a trailing "/" (other nodes send requests there). */
 function isBaseUrl(value: string): boolean {
   try {
@@ -331,6 +303,15 @@ function isBaseUrl(value: string): boolean {
       url.hash === "" &&
       /^https?:\/\/[^/?#]+\/?$/i.test(value)
     );
+  } catch {
+    return false;
+  }
+}
+
+/** Parses as a URL with a host (and so a port, if any, from 1 to 65535). */
+function hasHost(value: string): boolean {
+  try {
+    return new URL(value).hostname !== "";
   } catch {
     return false;
   }

@@ -71,11 +71,19 @@ export function createDatabase(options: DatabaseOptions, logger: Logger): Databa
   let ready = false;
   let closed = false;
   let down = false;
+  let probing = false;
+  let probeTimer: NodeJS.Timeout | undefined;
   const outage = (error: unknown) => {
     ready = false;
     if (down) return;
     down = true;
     logger.warn({ err: error }, "postgresql unreachable; retrying");
+    // The next probe may be a healthy-time one, seconds away: probe at the outage pace from now on, so `/readyz`
+    // turns 200 again within about a second of the database's return (§10).
+    if (!probing && !closed) {
+      clearTimeout(probeTimer);
+      loop();
+    }
   };
   const back = () => {
     ready = true;
@@ -152,15 +160,18 @@ export function createDatabase(options: DatabaseOptions, logger: Logger): Databa
       outage(error);
     }
   };
-  let probeTimer: NodeJS.Timeout | undefined;
-  const loop = () => {
-    probeTimer = setTimeout(
-      () => void probe().finally(() => !closed && loop()),
-      ready ? Math.max(options.probeMs ?? 1000, 5000) : (options.probeMs ?? 1000),
-    );
-    probeTimer.unref();
+  const runProbe = () => {
+    probing = true;
+    void probe().finally(() => {
+      probing = false;
+      if (!closed) loop();
+    });
   };
-  void probe().finally(() => !closed && loop());
+  function loop() {
+    probeTimer = setTimeout(runProbe, ready ? Math.max(options.probeMs ?? 1000, 5000) : (options.probeMs ?? 1000));
+    probeTimer.unref();
+  }
+  runProbe();
 
   return {
     query,

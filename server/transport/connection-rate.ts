@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { endUpgrade } from "./refusals";
 
 export interface ConnectionRateOptions {
   /** Tokens added per second. */
@@ -74,9 +75,9 @@ export function createConnectionGate(options: ConnectionRateOptions): Connection
       if (hasSid(req.url)) return false;
       const wait = check(req);
       if (wait === undefined) return false;
-      socket.end(
-        `HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${retryAfterSeconds(wait)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
+      endUpgrade(socket, 429, "rate_limited", "too many new connections from your address", {
+        "Retry-After": retryAfterSeconds(wait),
+      });
       return true;
     },
   };

@@ -13,6 +13,7 @@ import { HSTS_HEADER } from "./http/security-headers";
 import type { OriginPolicy } from "./http/origin";
 import type { Forwarder } from "./socket/forwarding";
 import type { ConnectionGate } from "./connection-rate";
+import { endUpgrade, refuseRequest, refuseStream } from "./refusals";
 
 export interface EntryOptions {
   tls: TlsConfig | undefined;
@@ -32,9 +33,12 @@ export interface EntryOptions {
 
 const isSocketIoPath = (url: string | undefined) => url !== undefined && /^\/socket\.io\/?(\?|$)/.test(url);
 const isWsPath = (url: string | undefined) => url !== undefined && /^\/ws(\?|$)/.test(url);
-/** SSE streams and long polls: they open a stream too, so the per-address connection rate covers them (§13). */
+/**
+ * SSE streams and long polls: they open a stream too, so the per-address connection rate covers them (§13). As
+ * the router matches them: any case, with or without a trailing slash.
+ */
 const isStreamPath = (url: string | undefined) =>
-  url !== undefined && /^\/api\/rooms\/[^/?]+\/(events|poll)(\?|$)/.test(url);
+  url !== undefined && /^\/api\/rooms\/[^/?]+\/(events|poll)\/?(\?|$)/i.test(url);
 
 /** The HTTP(S) server of a node, routing as described above. */
 export function createEntry(options: EntryOptions) {
@@ -52,7 +56,11 @@ export function createEntry(options: EntryOptions) {
       return void engine.handleRequest(req, res);
     }
     // Before any token work, like the Socket.IO handshake.
-    if (isStreamPath(req.url) && gate.refuseRequest(req, res)) return;
+    if (isStreamPath(req.url)) {
+      if (gate.refuseRequest(req, res)) return;
+      // A draining node holds no new stream or poll open (§12); the client retries, through the balancer, elsewhere.
+      if (options.isDraining()) return refuseStream(req, res);
+    }
     // `/ws` is WebSocket only: tell a plain GET (curl, or a proxy that drops the upgrade headers) so.
     if (isWsPath(req.url)) {
       res.writeHead(426, { "Content-Type": "application/json", Upgrade: "websocket" });
@@ -65,10 +73,10 @@ export function createEntry(options: EntryOptions) {
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", destroyOnError);
     const plain = isWsPath(req.url);
-    if (!plain && !isSocketIoPath(req.url)) return refuseUpgrade(socket, 404, "Not Found");
+    if (!plain && !isSocketIoPath(req.url)) return endUpgrade(socket, 404, "not_found", "no such route");
     if (gate.refuseUpgrade(req, socket)) return;
-    if (!origins.isAllowed(req)) return refuseUpgrade(socket, 403, "Forbidden");
-    if (options.isDraining()) return refuseUpgrade(socket, 503, "Service Unavailable");
+    if (!origins.isAllowed(req)) return endUpgrade(socket, 403, "forbidden", "origin not allowed");
+    if (options.isDraining()) return endUpgrade(socket, 503, "unavailable", "server is shutting down");
     if (plain) return options.ws.handleUpgrade(req, socket, head);
     const owner = forwarder?.ownerOf(req);
     if (owner !== undefined) {
@@ -79,16 +87,7 @@ export function createEntry(options: EntryOptions) {
   return http;
 }
 
-function refuseRequest(res: ServerResponse, status: number, message: string) {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify({ error: { code: status === 403 ? "forbidden" : "unavailable", message } }));
-}
-
 /** One listener for every upgraded socket (`this` is the socket) rather than a closure per connection. */
 function destroyOnError(this: Duplex): void {
   this.destroy();
-}
-
-function refuseUpgrade(socket: Duplex, status: number, reason: string) {
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

@@ -88,6 +88,10 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     async send(user, input) {
       const checked = checkMessageText(input.text);
       if (!checked.ok) throw new HuddleError(checked.code, checked.message);
+      // Ids are positions: anything else (empty, say) is no message of any room, whatever the store (§2).
+      if (input.replyTo !== undefined && !parsePosition(input.replyTo)) {
+        throw new HuddleError(ErrorCode.NotFound, "replyTo: no such message in this room");
+      }
       const draft = {
         roomId: input.roomId,
         user,

@@ -37,6 +37,8 @@ export interface HttpApiOptions {
   maxPayloadBytes: number;
   /** Where the built web client lives; `GET /` serves its index.html. */
   webRoot: string;
+  /** Aborted when the node starts draining (SIGTERM): waiting polls are answered at once (§12). */
+  draining?: AbortSignal;
   /** False while Redis is unreachable or after SIGTERM. */
   isReady(): boolean;
   sseHeartbeatMs?: number;
@@ -81,6 +83,7 @@ export function createHttpApi(options: HttpApiOptions): express.Express {
     watch: options.watch,
     onSseOpen: (delta) => metrics.connections.inc({ transport: "sse" }, delta),
     holdSlot: options.holdSlot,
+    draining: options.draining,
   });
 
   api.use((_req, _res) => {

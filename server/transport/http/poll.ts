@@ -21,8 +21,13 @@ export interface PollOptions {
   delivery: LocalDelivery;
   /** The polling user: a ban of theirs from the room ends the poll with `forbidden` (§11). */
   userId?: string;
-  /** Takes one of the user's connection slots while the poll is open (§13); resolves with its release. */
+  /** Takes one of the user's connection slots while the poll waits (§13); resolves with its release. */
   holdSlot?: (userId: string) => Promise<() => Promise<void>>;
+  /**
+   * Aborted when the node starts draining (§12): a waiting poll is answered at once, empty, with its cursor and
+   * `Connection: close`, so that the client polls again (through the balancer, on another node) and misses nothing.
+   */
+  draining?: AbortSignal;
 }
 
 export type PollAnswer = { messages: Message[]; updates: Message[]; cursor: string | null };
@@ -67,9 +72,9 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
   const timeoutSec = parsePollTimeout(queryString(req, "timeout"));
   const { messages: store } = options.services.stores;
 
-  // Before anything is held open: past the user's cap this is a 429 limit_exceeded (§13).
-  const releaseSlot =
-    (options.userId !== undefined ? await options.holdSlot?.(options.userId) : undefined) ?? (async () => {});
+  // Taken only when the poll is about to wait: "waiting long polls" count toward the user's cap (§13); a poll
+  // answered at once holds nothing open and needs no place.
+  let releaseSlot = async () => {};
   let done = false;
   /** Only changes after this position count; undefined until the store has been read. */
   let since: Position | undefined;
@@ -107,6 +112,15 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     if (answer) finish(answer);
   };
   res.on("close", () => finish({ messages: [], updates: [], cursor: null }));
+  /** The cursor of an empty answer, once the store has been read. */
+  let idleCursor: string | null | undefined;
+  const onDrain = () => {
+    if (idleCursor === undefined) return; // answered once the store has been read
+    res.setHeader("Connection", "close");
+    finish({ messages: [], updates: [], cursor: idleCursor });
+  };
+  options.draining?.addEventListener("abort", onDrain, { once: true });
+  res.on("close", () => options.draining?.removeEventListener("abort", onDrain));
   const banned = () => {
     if (done) return;
     done = true;
@@ -126,6 +140,13 @@ export async function longPoll(req: Request, res: Response, roomId: string, opti
     since = (cursor === null ? undefined : parsePosition(cursor)) ?? { epoch: -1, n: -1 };
     if (live.length > 0) flushLive();
     if (done) return;
+    idleCursor = cursor;
+    if (options.draining?.aborted) return onDrain();
+    if (timeoutSec === 0) return finish({ messages: [], updates: [], cursor });
+    // Past the user's cap this is a 429 limit_exceeded, and nothing is held open.
+    if (options.userId !== undefined && options.holdSlot) releaseSlot = await options.holdSlot(options.userId);
+    // Answered (or closed) while the place was being taken: give it back.
+    if (done) return void releaseSlot();
     timer = setTimeout(() => finish({ messages: [], updates: [], cursor }), timeoutSec * 1000);
   } catch (error) {
     done = true;

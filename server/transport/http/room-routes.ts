@@ -26,6 +26,8 @@ export interface RoomRouteOptions {
   onSseOpen(delta: number): void;
   /** Takes one of the user's connection slots for a stream or a waiting poll (§13); resolves with its release. */
   holdSlot?: (userId: string) => Promise<() => Promise<void>>;
+  /** Aborted when the node starts draining. */
+  draining?: AbortSignal;
 }
 
 export function roomRoutes(api: Router, options: RoomRouteOptions): void {
@@ -124,6 +126,7 @@ export function roomRoutes(api: Router, options: RoomRouteOptions): void {
       delivery: options.delivery,
       userId: identity.user.id,
       holdSlot: options.holdSlot,
+      draining: options.draining,
     });
   });
 }
