@@ -20,6 +20,13 @@ export const RoomIdSchema = z.string().regex(ROOM_ID, "roomId must be 1 to 64 ch
 /** An opaque message id as the server handed it out. */
 export const MessageIdSchema = z.string().min(1).max(64);
 
+/**
+ * (r2) A message a revision-2 event or route names (`id`, `upTo`, `replyTo`): any string. One that is not a
+ * message of the room is `not_found` "whatever its form" (§2), so its form is not a schema matter: a client
+ * cannot tell an id of a wrong shape from one of a message that is gone.
+ */
+export const MessageRefSchema = z.string();
+
 export const ClientMsgIdSchema = z
   .string()
   .refine(
@@ -58,14 +65,14 @@ export const SendPayloadSchema = z.object({
   text: MessageTextSchema,
   clientMsgId: ClientMsgIdSchema.optional(),
   /** (r2) The message this one answers: a message of the same room. */
-  replyTo: MessageIdSchema.optional(),
+  replyTo: MessageRefSchema.optional(),
 });
-export const EditPayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageIdSchema, text: MessageTextSchema });
-export const DeletePayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageIdSchema });
-export const ReactionPayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageIdSchema, emoji: EmojiSchema });
+export const EditPayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageRefSchema, text: MessageTextSchema });
+export const DeletePayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageRefSchema });
+export const ReactionPayloadSchema = z.object({ roomId: RoomIdSchema, id: MessageRefSchema, emoji: EmojiSchema });
 export const ReadPayloadSchema = z.object({
   roomId: RoomIdSchema,
-  upTo: MessageIdSchema,
+  upTo: MessageRefSchema,
   /** Move the marker for unread counts only, without showing it to others. */
   private: z.boolean().optional(),
 });
@@ -83,12 +90,12 @@ export const HistoryPayloadSchema = z.object({
 export const PublishBodySchema = z.object({
   text: MessageTextSchema,
   clientMsgId: ClientMsgIdSchema.optional(),
-  replyTo: MessageIdSchema.optional(),
+  replyTo: MessageRefSchema.optional(),
 });
 /** Body of `PATCH /api/rooms/:roomId/messages/:id`. */
 export const EditBodySchema = z.object({ text: MessageTextSchema });
 /** Body of `POST /api/rooms/:roomId/read`. */
-export const ReadBodySchema = z.object({ upTo: MessageIdSchema, private: z.boolean().optional() });
+export const ReadBodySchema = z.object({ upTo: MessageRefSchema, private: z.boolean().optional() });
 /** Body of `POST /api/rooms/:roomId/bans`. */
 export const BanBodySchema = z.object({
   userId: z.string().min(1, "userId must not be empty").max(256, "userId must be at most 256 characters"),
