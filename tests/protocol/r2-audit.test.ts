@@ -9,6 +9,7 @@ import { request as http } from "../helpers/http";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
 import { signToken, uniqueUserId } from "../helpers/tokens";
 import { closeAllPlain, connectPlain } from "../ws/ws-client";
+import { openSse } from "../helpers/sse";
 import { connectSession, join, refusedWith, request, send, uniqueRoom } from "./support";
 
 let redis: TestRedis;
@@ -279,5 +280,259 @@ describe.each(["memory", "redis"])("on %s", (backend) => {
     expect(m1).not.toHaveProperty("editedAt");
     expect(m1).not.toHaveProperty("deleted");
     expect(m1).not.toHaveProperty("replyTo");
+  });
+});
+
+describe.each(["memory", "redis"])("probe2 on %s", (backend) => {
+  const app = () => apps[backend]!;
+  async function person(name = "P", claims: Record<string, unknown> = {}) {
+    const token = signToken({ sub: uniqueUserId(name), name, ...claims });
+    const { socket, session } = await connectSession(app().url, { token });
+    return { socket, user: session.user, token };
+  }
+  const rest = (token: string, path: string, method = "GET", body?: unknown) =>
+    http(`${app().url}/api${path}`, { method, headers: bearer(token), ...(body === undefined ? {} : { body }) });
+
+  test("p2: SSE update event and replay from a rev in change order", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    await join(a.socket, roomId);
+    const m1 = await send(a.socket, roomId, "1");
+    const m2 = await send(a.socket, roomId, "2");
+    const sse = await openSse(`${app().url}/api/rooms/${roomId}/events?token=${a.token}`);
+    const e2 = (await request(a.socket, "message:edit", { roomId, id: m2.id, text: "2b" })) as any;
+    const ev = await sse.next("update");
+    expect(ev).toEqual({ event: "update", id: e2.message.rev, data: JSON.stringify(e2.message) });
+    const r1 = (await request(a.socket, "reaction:add", { roomId, id: m1.id, emoji: "👍" })) as any;
+    const m3 = await send(a.socket, roomId, "3");
+    sse.close();
+    const replay = await openSse(`${app().url}/api/rooms/${roomId}/events?token=${a.token}`, {
+      "last-event-id": m2.id,
+    });
+    const got = [await replay.next(), await replay.next(), await replay.next()];
+    expect(got.map((e) => [e.event, e.id, JSON.parse(e.data)])).toEqual([
+      ["update", e2.message.rev, e2.message],
+      ["update", r1.message.rev, r1.message],
+      ["message", m3.id, m3],
+    ]);
+    replay.close();
+    const replay2 = await openSse(
+      `${app().url}/api/rooms/${roomId}/events?token=${a.token}&lastEventId=${e2.message.rev}`,
+    );
+    const got2 = [await replay2.next(), await replay2.next()];
+    expect(got2.map((e) => e.id)).toEqual([r1.message.rev, m3.id]);
+    replay2.close();
+  });
+
+  test("p2: private read: own sockets told, others not, reads hidden", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    const b = await person("B");
+    const btab = (await connectSession(app().url, { token: b.token })).socket; // not joined
+    await join(a.socket, roomId);
+    await join(b.socket, roomId);
+    const m1 = await send(a.socket, roomId, "1");
+    const seenA = collect(a.socket, "read:updated");
+    const seenTab = collect(btab, "read:updated");
+    expect(await request(b.socket, "room:read", { roomId, upTo: m1.id, private: true })).toEqual({
+      ok: true,
+      readUpTo: m1.id,
+      unread: 0,
+    });
+    await eventually(() => seenTab.items.length === 1, "tab told");
+    expect(seenTab.items[0]).toEqual({ roomId, user: b.user, readUpTo: m1.id, readSeq: 1 });
+    await sleep(100);
+    expect(seenA.items).toEqual([]);
+    expect(await request(a.socket, "room:reads", { roomId })).toEqual({
+      ok: true,
+      reads: [{ user: a.user, readUpTo: m1.id, readSeq: 1 }],
+    });
+  });
+
+  test("p2: coalescing of public reads", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    const b = await person("B");
+    await join(a.socket, roomId);
+    await join(b.socket, roomId);
+    const ms = [];
+    for (let i = 0; i < 4; i++) ms.push(await send(a.socket, roomId, `m${i}`));
+    const seenA = collect(a.socket, "read:updated");
+    const seenB = collect(b.socket, "read:updated");
+    for (const m of ms) await request(b.socket, "room:read", { roomId, upTo: m.id });
+    await sleep(1500);
+    expect(seenA.items.at(-1)).toEqual({ roomId, user: b.user, readUpTo: ms[3]!.id, readSeq: 4 });
+    expect(seenB.items.at(-1)).toEqual({ roomId, user: b.user, readUpTo: ms[3]!.id, readSeq: 4 });
+    expect(seenA.items.length).toBeLessThanOrEqual(2);
+  });
+
+  test("p2: rooms:list ordering", async () => {
+    const a = await person("A");
+    const r1 = uniqueRoom(),
+      r2 = uniqueRoom(),
+      r3 = uniqueRoom(),
+      r4 = uniqueRoom();
+    await join(a.socket, r1);
+    await sleep(5);
+    await join(a.socket, r2);
+    await sleep(5);
+    await join(a.socket, r3);
+    await sleep(5);
+    await join(a.socket, r4);
+    await send(a.socket, r2, "x");
+    await sleep(5);
+    await send(a.socket, r1, "y");
+    const list = (await request(a.socket, "rooms:list", {})) as any;
+    expect(list.rooms.map((r: any) => r.roomId)).toEqual([r1, r2, r4, r3]);
+    const restList = await rest(a.token, "/rooms");
+    expect(restList.body.rooms.map((r: any) => r.roomId)).toEqual([r1, r2, r4, r3]);
+    expect(restList.body.rooms[3]).toEqual({ roomId: r3, readUpTo: null, unread: 0, lastMessage: null });
+  });
+
+  test("p2: changes semantics", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    const b = await person("B");
+    const mod = await person("M", { role: "moderator" });
+    await join(a.socket, roomId);
+    await join(b.socket, roomId);
+    await join(mod.socket, roomId);
+    const m = await send(a.socket, roomId, "hello", "c1");
+    expect(await request(b.socket, "message:edit", { roomId, id: m.id, text: "x" })).toEqual(refusedWith("forbidden"));
+    expect(await request(b.socket, "message:delete", { roomId, id: m.id })).toEqual(refusedWith("forbidden"));
+    const reply = (await request(b.socket, "message:send", { roomId, text: "re", replyTo: m.id })) as any;
+    expect(reply.message.replyTo).toBe(m.id);
+    const ed = (await request(b.socket, "message:edit", { roomId, id: reply.message.id, text: "re2" })) as any;
+    const rx = (await request(a.socket, "reaction:add", { roomId, id: reply.message.id, emoji: "🎉" })) as any;
+    expect(rx.message.reactions).toEqual([{ emoji: "🎉", count: 1, userIds: [a.user.id] }]);
+    const del = (await request(mod.socket, "message:delete", { roomId, id: reply.message.id })) as any;
+    expect(del).toEqual({
+      ok: true,
+      message: {
+        id: reply.message.id,
+        roomId,
+        user: b.user,
+        text: "",
+        ts: reply.message.ts,
+        seq: 2,
+        rev: expect.any(String),
+        deleted: true,
+      },
+    });
+    const updates = collect(a.socket, "message:updated");
+    expect(await request(b.socket, "message:delete", { roomId, id: reply.message.id })).toEqual({
+      ok: true,
+      message: del.message,
+    });
+    expect(await request(mod.socket, "message:delete", { roomId, id: reply.message.id })).toEqual({
+      ok: true,
+      message: del.message,
+    });
+    expect(await request(a.socket, "message:delete", { roomId, id: reply.message.id })).toEqual(
+      refusedWith("forbidden"),
+    );
+    expect(await request(b.socket, "message:edit", { roomId, id: reply.message.id, text: "z" })).toEqual(
+      refusedWith("not_found"),
+    );
+    expect(await request(a.socket, "reaction:add", { roomId, id: reply.message.id, emoji: "x" })).toEqual(
+      refusedWith("not_found"),
+    );
+    expect(await request(a.socket, "reaction:remove", { roomId, id: reply.message.id, emoji: "🎉" })).toEqual(
+      refusedWith("not_found"),
+    );
+    await sleep(100);
+    expect(updates.items).toEqual([]);
+    // repeated clientMsgId of a deleted message
+    await request(a.socket, "message:delete", { roomId, id: m.id });
+    const again = (await request(a.socket, "message:send", { roomId, text: "hello", clientMsgId: "c1" })) as any;
+    expect(again.message).toMatchObject({ id: m.id, deleted: true, text: "" });
+    const againRest = await rest(a.token, `/rooms/${roomId}/messages`, "POST", { text: "hello", clientMsgId: "c1" });
+    expect(againRest.status).toBe(200);
+    expect(againRest.body.message).toMatchObject({ id: m.id, deleted: true });
+    // replyTo a tombstone?
+    const r2 = await request(a.socket, "message:send", { roomId, text: "re", replyTo: m.id });
+    expect(r2).toMatchObject({ ok: true });
+    void ed;
+  });
+
+  test("p2: reactions limits and REST", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    await join(a.socket, roomId);
+    const m = await send(a.socket, roomId, "x");
+    for (let i = 0; i < 20; i++)
+      expect(await request(a.socket, "reaction:add", { roomId, id: m.id, emoji: `:e${i}:` })).toMatchObject({
+        ok: true,
+      });
+    expect(await request(a.socket, "reaction:add", { roomId, id: m.id, emoji: ":e20:" })).toEqual(
+      refusedWith("bad_request"),
+    );
+    const put = await rest(
+      a.token,
+      `/rooms/${roomId}/messages/${m.id}/reactions/${encodeURIComponent(":e21:")}`,
+      "PUT",
+    );
+    expect(put.status).toBe(400);
+    const put2 = await rest(
+      a.token,
+      `/rooms/${roomId}/messages/${m.id}/reactions/${encodeURIComponent(":e0:")}`,
+      "PUT",
+    );
+    expect(put2.status).toBe(200);
+    const del = await rest(
+      a.token,
+      `/rooms/${roomId}/messages/${m.id}/reactions/${encodeURIComponent(":e0:")}`,
+      "DELETE",
+    );
+    expect(del.status).toBe(200);
+    expect(del.body.message.reactions.map((r: any) => r.emoji)[0]).toBe(":e1:");
+    const put3 = await rest(a.token, `/rooms/${roomId}/messages/${m.id}/reactions/${encodeURIComponent("👍")}`, "PUT");
+    expect(put3.status).toBe(200);
+    expect(put3.body.message.reactions.at(-1)).toEqual({ emoji: "👍", count: 1, userIds: [a.user.id] });
+    const b = await person("B");
+    const bad = await rest(b.token, `/rooms/${roomId}/messages/${m.id}`, "PATCH", { text: "y" });
+    expect(bad.status).toBe(403);
+    const gone = await rest(a.token, `/rooms/${roomId}/messages/${m.id}`, "DELETE");
+    expect(gone.status).toBe(200);
+    expect(gone.body.message.reactions).toBeUndefined();
+    const edit = await rest(a.token, `/rooms/${roomId}/messages/${m.id}`, "PATCH", { text: "y" });
+    expect(edit.status).toBe(404);
+  });
+
+  test("p2: rev positions: edit rev is newer than any id", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    await join(a.socket, roomId);
+    const m1 = await send(a.socket, roomId, "1");
+    const e = (await request(a.socket, "message:edit", { roomId, id: m1.id, text: "2" })) as any;
+    expect(e.message).toEqual({ ...m1, text: "2", rev: expect.any(String), editedAt: expect.any(Number) });
+    expect(e.message.rev).not.toBe(m1.id);
+    const m2 = await send(a.socket, roomId, "3");
+    expect(m2.seq).toBe(2);
+    const page = await rest(a.token, `/rooms/${roomId}/messages?after=${e.message.rev}`);
+    expect(page.body).toEqual({ messages: [m2], more: false });
+    const page2 = await rest(a.token, `/rooms/${roomId}/messages?before=${e.message.rev}`);
+    expect(page2.body).toEqual({ messages: [e.message], more: false });
+  });
+});
+
+describe.each(["memory", "redis"])("ids are compared for equality on %s", (backend) => {
+  const app = () => apps[backend]!;
+  // §2: "Ids are opaque strings: clients compare them only for equality" and an id "that is not a message of the
+  // room is `not_found`, whatever its form": "E-03" is not message "E-3".
+  test("an id that differs from a message's only by a leading zero is not_found", async () => {
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const { socket } = await connectSession(app().url, { token });
+    await join(socket, roomId);
+    const m = await send(socket, roomId, "x");
+    const [epoch, n] = m.id.split("-");
+    for (const id of [`${epoch}-0${n}`, `0${epoch}-${n}`]) {
+      expect(await request(socket, "message:edit", { roomId, id, text: "y" })).toEqual(refusedWith("not_found"));
+      expect(await request(socket, "room:read", { roomId, upTo: id })).toEqual(refusedWith("not_found"));
+      expect(await request(socket, "message:send", { roomId, text: "r", replyTo: id })).toEqual(
+        refusedWith("not_found"),
+      );
+    }
   });
 });
