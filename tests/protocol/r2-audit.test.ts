@@ -10,6 +10,7 @@ import { startRedis, type TestRedis } from "../helpers/redis-server";
 import { signToken, uniqueUserId } from "../helpers/tokens";
 import { closeAllPlain, connectPlain } from "../ws/ws-client";
 import { openSse } from "../helpers/sse";
+import { startNode, stopAllNodes } from "../cluster/nodes";
 import { connectSession, join, refusedWith, request, send, uniqueRoom } from "./support";
 
 let redis: TestRedis;
@@ -534,5 +535,307 @@ describe.each(["memory", "redis"])("ids are compared for equality on %s", (backe
         refusedWith("not_found"),
       );
     }
+  });
+});
+
+describe.each(["memory", "redis"])("probe4 on %s", (backend) => {
+  const app = () => apps[backend]!;
+  const rest = (token: string, path: string, method = "GET", body?: unknown) =>
+    http(`${app().url}/api${path}`, { method, headers: bearer(token), ...(body === undefined ? {} : { body }) });
+
+  test("p4: join since with more than 500 involved (counting updates) is not resumed", async () => {
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const ms: Message[] = [];
+    for (let i = 0; i < 260; i++)
+      ms.push((await rest(token, `/rooms/${roomId}/messages`, "POST", { text: `m${i}` })).body.message);
+    const since = ms.at(-1)!.id;
+    for (let i = 0; i < 250; i++)
+      ms.push((await rest(token, `/rooms/${roomId}/messages`, "POST", { text: `n${i}` })).body.message);
+    for (let i = 0; i < 251; i++) await rest(token, `/rooms/${roomId}/messages/${ms[i]!.id}/reactions/x`, "PUT");
+    const { socket } = await connectSession(app().url, { token });
+    const j = await join(socket, roomId, since);
+    expect([j.resumed, j.history.length, j.updates.length]).toEqual([false, 50, 0]);
+    await rest(token, `/rooms/${roomId}/messages/${ms[0]!.id}/reactions/x`, "DELETE");
+    // now updates: 250 (ms[1..250]) + ms[0] = 251 still; history 250 => 501
+    const j2 = await join(socket, roomId, since);
+    expect(j2.resumed).toBe(false);
+    const p = await rest(token, `/rooms/${roomId}/poll?after=${since}&timeout=0`);
+    expect(p.body.messages.length).toBe(100);
+    const lastPos = Number(p.body.messages[99].id.split("-")[1]);
+    expect(p.body.updates).toEqual([]);
+    expect(p.body.cursor).toBe(p.body.messages[99].id);
+    void lastPos;
+  });
+
+  test("p4: poll cut at 100 keeps only updates before the last message", async () => {
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const first = (await rest(token, `/rooms/${roomId}/messages`, "POST", { text: "first" })).body.message;
+    const second = (await rest(token, `/rooms/${roomId}/messages`, "POST", { text: "second" })).body.message;
+    const r1 = (await rest(token, `/rooms/${roomId}/messages/${first.id}/reactions/a`, "PUT")).body.message;
+    const ms: Message[] = [];
+    for (let i = 0; i < 101; i++)
+      ms.push((await rest(token, `/rooms/${roomId}/messages`, "POST", { text: `m${i}` })).body.message);
+    const r2 = (await rest(token, `/rooms/${roomId}/messages/${first.id}/reactions/b`, "PUT")).body.message;
+    const p = await rest(token, `/rooms/${roomId}/poll?after=${second.id}&timeout=0`);
+    expect(p.body.messages.length).toBe(100);
+    // `first` changed before the cut (r1) and after it (r2): its state shows r2, so it waits for the next poll.
+    expect(p.body.updates).toEqual([]);
+    void r1;
+    expect(p.body.cursor).toBe(ms[99]!.id);
+    const p2 = await rest(token, `/rooms/${roomId}/poll?after=${p.body.cursor}&timeout=0`);
+    expect(p2.body).toEqual({ messages: [ms[100]], updates: [r2], cursor: r2.rev });
+  });
+
+  test("p4: rate limited changes over REST: 429 with Retry-After", async () => {
+    const limited = await startApp({
+      RATE_BURST: "2",
+      RATE_PER_SEC: "1",
+      ...(backend === "redis" ? { REDIS_URL: redis.url } : {}),
+    });
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const m = (
+      await http(`${limited.url}/api/rooms/${roomId}/messages`, {
+        method: "POST",
+        headers: bearer(token),
+        body: { text: "a" },
+      })
+    ).body.message;
+    await http(`${limited.url}/api/rooms/${roomId}/messages/${m.id}`, {
+      method: "PATCH",
+      headers: bearer(token),
+      body: { text: "b" },
+    });
+    const res = await http(`${limited.url}/api/rooms/${roomId}/messages/${m.id}`, {
+      method: "PATCH",
+      headers: bearer(token),
+      body: { text: "c" },
+    });
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe("rate_limited");
+    expect(res.headers["retry-after"]).toMatch(/^\d+$/);
+    const { socket } = await connectSession(limited.url, { token });
+    await join(socket, roomId);
+    const ack = (await request(socket, "reaction:add", { roomId, id: m.id, emoji: "x" })) as any;
+    expect(ack).toEqual({
+      ok: false,
+      error: { code: "rate_limited", message: expect.any(String), retryAfterMs: expect.any(Number) },
+    });
+    await limited.close();
+  });
+
+  test("p4: SSE over the cap: 429 limit_exceeded without Retry-After", async () => {
+    const capped = await startApp({
+      MAX_CONNECTIONS_PER_USER: "1",
+      ...(backend === "redis" ? { REDIS_URL: redis.url } : {}),
+    });
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const s1 = await openSse(`${capped.url}/api/rooms/${roomId}/events?token=${token}`);
+    expect(s1.status).toBe(200);
+    const res = await http(`${capped.url}/api/rooms/${roomId}/poll?timeout=1`, { headers: bearer(token) });
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe("limit_exceeded");
+    expect(res.headers["retry-after"]).toBeUndefined();
+    s1.close();
+    await capped.close();
+  });
+
+  test("p4: room:reads at most 100, highest first; REST read and reads", async () => {
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const ms: Message[] = [];
+    for (let i = 0; i < 3; i++)
+      ms.push((await rest(token, `/rooms/${roomId}/messages`, "POST", { text: `m${i}` })).body.message);
+    for (let i = 0; i < 102; i++) {
+      const t = signToken({ sub: uniqueUserId("R") });
+      const upTo = i === 101 ? ms[2]!.id : i === 100 ? ms[1]!.id : ms[0]!.id;
+      const res = await rest(t, `/rooms/${roomId}/read`, "POST", { upTo });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ readUpTo: upTo, unread: 2 - (i === 101 ? 2 : i === 100 ? 1 : 0) });
+    }
+    const reads = await rest(token, `/rooms/${roomId}/reads`);
+    expect(reads.body.reads.length).toBe(100);
+    expect(reads.body.reads.slice(0, 2).map((r: any) => r.readSeq)).toEqual([3, 2]);
+  });
+});
+
+describe.each(["memory", "redis"])("probe5 on %s", (backend) => {
+  const app = () => apps[backend]!;
+  async function person(name = "P", claims: Record<string, unknown> = {}) {
+    const token = signToken({ sub: uniqueUserId(name), name, ...claims });
+    const { socket, session } = await connectSession(app().url, { token });
+    return { socket, user: session.user, token };
+  }
+  test("p5: no callback, extra keys, forget removes public marker, rejoin keeps unread", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    const b = await person("B");
+    await join(a.socket, roomId);
+    await join(b.socket, roomId);
+    const m1 = await send(a.socket, roomId, "1");
+    const updated = collect(b.socket, "message:updated");
+    (a.socket as any).emit("message:edit", { roomId, id: m1.id, text: "1b", extra: { x: 1 } });
+    (a.socket as any).emit("reaction:add", { roomId, id: m1.id, emoji: "x" });
+    (a.socket as any).emit("rooms:list");
+    (a.socket as any).emit("room:read", { roomId, upTo: m1.id });
+    await eventually(() => updated.items.length === 2, "two updates");
+    expect(await request(a.socket, "rooms:list", { foo: 1 })).toMatchObject({ ok: true });
+    expect(await request(a.socket, "room:read", { roomId, upTo: m1.id, foo: 1 })).toMatchObject({ ok: true });
+    expect(await request(b.socket, "room:read", { roomId, upTo: m1.id })).toMatchObject({ ok: true });
+    expect(((await request(a.socket, "room:reads", { roomId })) as any).reads.length).toBe(2);
+    expect(await request(b.socket, "room:leave", { roomId, forget: true })).toEqual({ ok: true });
+    expect(await request(a.socket, "room:reads", { roomId })).toEqual({
+      ok: true,
+      reads: [{ user: a.user, readUpTo: m1.id, readSeq: 1 }],
+    });
+    // rejoin: starts afresh (marker at newest), then a message arrives, leave and rejoin: unread 1
+    expect(await join(b.socket, roomId)).toMatchObject({ readUpTo: m1.id, unread: 0 });
+    expect(await request(a.socket, "room:reads", { roomId })).toEqual({
+      ok: true,
+      reads: [{ user: a.user, readUpTo: m1.id, readSeq: 1 }],
+    });
+    await request(b.socket, "room:leave", { roomId });
+    const m2 = await send(a.socket, roomId, "2");
+    expect(await join(b.socket, roomId)).toMatchObject({ readUpTo: m1.id, unread: 1 });
+    expect(await join(b.socket, roomId)).toMatchObject({ readUpTo: m1.id, unread: 1 });
+    const list = (await request(b.socket, "rooms:list", {})) as any;
+    expect(list.rooms).toEqual([{ roomId, readUpTo: m1.id, unread: 1, lastMessage: m2 }]);
+  });
+
+  test("p5: empty room join readUpTo null then unread counts, read moves", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    const b = await person("B");
+    expect(await join(b.socket, roomId)).toMatchObject({
+      readUpTo: null,
+      unread: 0,
+      history: [],
+      updates: [],
+      resumed: false,
+    });
+    await join(a.socket, roomId);
+    await send(a.socket, roomId, "1");
+    const m2 = await send(a.socket, roomId, "2");
+    await request(a.socket, "message:delete", { roomId, id: m2.id });
+    expect(((await request(b.socket, "rooms:list", {})) as any).rooms[0]).toMatchObject({ readUpTo: null, unread: 2 });
+    expect(await join(b.socket, roomId)).toMatchObject({ readUpTo: null, unread: 2 });
+  });
+
+  test("p5: SSE update for delete and reactions; message:new then updated", async () => {
+    const roomId = uniqueRoom();
+    const a = await person("A");
+    await join(a.socket, roomId);
+    const sse = await openSse(`${app().url}/api/rooms/${roomId}/events?token=${a.token}`);
+    const m = await send(a.socket, roomId, "1");
+    const r = (await request(a.socket, "reaction:add", { roomId, id: m.id, emoji: "x" })) as any;
+    const d = (await request(a.socket, "message:delete", { roomId, id: m.id })) as any;
+    const e1 = await sse.next("message");
+    expect(e1.id).toBe(m.id);
+    const u1 = await sse.next("update");
+    const u2 = await sse.next("update");
+    expect([u1.id, JSON.parse(u1.data)]).toEqual([r.message.rev, r.message]);
+    expect([u2.id, JSON.parse(u2.data)]).toEqual([d.message.rev, d.message]);
+    sse.close();
+  });
+});
+
+describe.each(["memory", "redis"])("probe6 on %s", (backend) => {
+  const app = () => apps[backend]!;
+  const rest = (token: string, path: string, method = "GET", body?: unknown) =>
+    http(`${app().url}/api${path}`, { method, headers: bearer(token), ...(body === undefined ? {} : { body }) });
+  test("p6: REST read on a never-joined room, then list", async () => {
+    const roomId = uniqueRoom();
+    const a = signToken({ sub: uniqueUserId("A") });
+    const b = signToken({ sub: uniqueUserId("B") });
+    const m = (await rest(a, `/rooms/${roomId}/messages`, "POST", { text: "x" })).body.message;
+    expect((await rest(a, `/rooms`)).body).toEqual({ rooms: [] });
+    const r = await rest(b, `/rooms/${roomId}/read`, "POST", { upTo: m.id });
+    expect(r.body).toEqual({ readUpTo: m.id, unread: 0 });
+    console.log(backend, JSON.stringify((await rest(b, `/rooms`)).body));
+  });
+  test("p6: rooms:list at most 200", async () => {
+    const many = await startApp({
+      MAX_ROOMS_PER_CONNECTION: "1000",
+      JOIN_RATE_BURST: "100000",
+      JOIN_RATE_PER_SEC: "100000",
+      ...(backend === "redis" ? { REDIS_URL: redis.url } : {}),
+    });
+    const token = signToken({ sub: uniqueUserId("A") });
+    const { socket } = await connectSession(many.url, { token });
+    for (let i = 0; i < 205; i++) await join(socket, uniqueRoom());
+    const list = (await request(socket, "rooms:list", {})) as any;
+    expect(list.rooms.length).toBe(200);
+    await many.close();
+  });
+});
+
+describe.each(["memory", "redis"])("probe7 on %s", (backend) => {
+  const app = () => apps[backend]!;
+  const rest = (token: string, path: string, method = "GET", body?: unknown) =>
+    http(`${app().url}/api${path}`, { method, headers: bearer(token), ...(body === undefined ? {} : { body }) });
+  test("p7: REST statuses", async () => {
+    const roomId = uniqueRoom();
+    const a = signToken({ sub: uniqueUserId("A") });
+    const m = (await rest(a, `/rooms/${roomId}/messages`, "POST", { text: "x" })).body.message;
+    expect((await rest(a, `/rooms/${roomId}/messages/${m.id}`, "PATCH", { text: "y".repeat(4001) })).status).toBe(413);
+    expect((await rest(a, `/rooms/${roomId}/messages/${m.id}`, "PATCH", { text: "  " })).status).toBe(400);
+    expect((await rest(a, `/rooms/${roomId}/messages/${m.id}`, "PATCH", {})).status).toBe(400);
+    const same = await rest(a, `/rooms/${roomId}/messages/${m.id}`, "PATCH", { text: "x", extra: 1 });
+    expect([same.status, same.body]).toEqual([200, { message: m }]);
+    expect((await rest(a, `/rooms/${roomId}/read`, "POST", {})).status).toBe(400);
+    expect((await rest(a, `/rooms/${roomId}/read`, "POST", { upTo: m.id, private: "x" })).status).toBe(400);
+    const d = await rest(a, `/rooms/${roomId}/messages/${m.id}`, "DELETE");
+    const d2 = await rest(a, `/rooms/${roomId}/messages/${m.id}`, "DELETE");
+    expect([d2.status, d2.body]).toEqual([200, d.body]);
+    expect((await rest(a, `/rooms/${roomId}/messages/${m.id}/reactions/x`, "PUT")).status).toBe(404);
+    expect((await rest(a, `/rooms/${roomId}/messages/${m.id}/reactions/x`, "DELETE")).status).toBe(404);
+    expect((await rest(a, `/rooms/${roomId}/messages/${m.id}`, "PATCH", { text: "z" })).status).toBe(404);
+    const noauth = await http(`${app().url}/api/rooms`);
+    expect(noauth.status).toBe(401);
+    const forb = signToken({ sub: uniqueUserId("F"), rooms: ["other-*"] });
+    expect((await rest(forb, `/rooms/${roomId}/reads`)).status).toBe(403);
+    expect((await rest(forb, `/rooms/${roomId}/read`, "POST", { upTo: m.id })).status).toBe(403);
+    expect((await rest(forb, `/rooms/${roomId}/messages/${m.id}/reactions/x`, "PUT")).status).toBe(403);
+  });
+});
+
+describe("probe8 two nodes on one Redis", () => {
+  test("p8: changes cross nodes: message:updated, SSE update, poll updates, /ws", async () => {
+    const env = { RATE_BURST: "1000", RATE_PER_SEC: "1000" };
+    const [nodeA, nodeB] = await Promise.all([
+      startNode(redis.url, `audit-a-${process.pid}`, env),
+      startNode(redis.url, `audit-b-${process.pid}`, env),
+    ]);
+    const roomId = uniqueRoom();
+    const ta = signToken({ sub: uniqueUserId("A") });
+    const tb = signToken({ sub: uniqueUserId("B") });
+    const a = (await connectSession(nodeA.url, { token: ta })).socket;
+    const b = (await connectSession(nodeB.url, { token: tb })).socket;
+    const { client: w } = await connectPlain(nodeB.url, { token: tb });
+    await join(a, roomId);
+    await join(b, roomId);
+    expect(await w.request("room:join", { roomId })).toMatchObject({ ok: true });
+    const news = collect(b, "message:new");
+    const m = await send(a, roomId, "x");
+    await eventually(() => news.items.length === 1, "b gets message:new");
+    const sse = await openSse(`${nodeB.url}/api/rooms/${roomId}/events?token=${tb}`);
+    const poll = http(`${nodeB.url}/api/rooms/${roomId}/poll?after=${m.id}&timeout=5`, { headers: bearer(tb) });
+    await sleep(200);
+    const updated = collect(b, "message:updated");
+    const e = (await request(a, "message:edit", { roomId, id: m.id, text: "y" })) as any;
+    await eventually(() => updated.items.length === 1, "b updated");
+    expect(updated.items[0]).toEqual(e.message);
+    expect(await w.event("message:updated")).toEqual(e.message);
+    const ev = await sse.next("update");
+    expect(ev.id).toBe(e.message.rev);
+    expect((await poll).body).toEqual({ messages: [], updates: [e.message], cursor: e.message.rev });
+    const readSeen = collect(a, "read:updated");
+    expect(await request(b, "room:read", { roomId, upTo: m.id })).toMatchObject({ ok: true });
+    await eventually(() => readSeen.items.length === 1, "a sees b's read");
+    sse.close();
+    await stopAllNodes();
   });
 });
