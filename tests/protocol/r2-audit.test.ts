@@ -4,23 +4,47 @@
  */
 import type { Message } from "../../shared";
 import { startApp, stopAllApps, type TestApp } from "../helpers/app";
-import { closeAllClients, collect, eventually, sleep, type HuddleClient } from "../helpers/clients";
+import { closeAllClients, collect, connectError, eventually, sleep, type HuddleClient } from "../helpers/clients";
 import { request as http } from "../helpers/http";
+import { startPostgres, type TestPostgres } from "../helpers/postgres-server";
 import { startRedis, type TestRedis } from "../helpers/redis-server";
-import { signToken, uniqueUserId } from "../helpers/tokens";
-import { closeAllPlain, connectPlain } from "../ws/ws-client";
+import { signToken, TEST_SECRET, uniqueUserId } from "../helpers/tokens";
+import { loadConfig } from "../../server/config";
+import { createLogger } from "../../server/logger";
+import { createStores } from "../../server/store-factory";
+import { closeAllPlain, connectPlain, openPlain } from "../ws/ws-client";
 import { openSse } from "../helpers/sse";
 import { startNode, stopAllNodes } from "../cluster/nodes";
 import { connectSession, join, refusedWith, request, send, uniqueRoom } from "./support";
 
 let redis: TestRedis;
+let postgres: TestPostgres;
+let databaseUrl: string;
 const apps: Record<string, TestApp> = {};
+/** Every store the contract holds on: memory (one node), Redis, and PostgreSQL (§10). */
+const BACKENDS = ["memory", "redis", "postgres"];
+const backendEnv = (backend: string): Record<string, string> =>
+  backend === "redis" ? { REDIS_URL: redis.url } : backend === "postgres" ? { DATABASE_URL: databaseUrl } : {};
+let nodes = 0;
+/**
+ * A real app on `backend`. An in-process app takes its stores as a dependency (memory by default), so the Redis
+ * and PostgreSQL ones are made here, as the process makes them (server/store-factory.ts).
+ */
+async function startOn(backend: string, env: Record<string, string> = {}): Promise<TestApp> {
+  const full = { NODE_ID: `audit-${process.pid}-${++nodes}`, ...env, ...backendEnv(backend) };
+  if (backend === "memory") return startApp(full);
+  const config = loadConfig({ JWT_SECRET: TEST_SECRET, LOG_LEVEL: "silent", HOST: "127.0.0.1", ...full });
+  const stores = await createStores(config, createLogger({ level: "silent", nodeId: config.nodeId }));
+  return startApp(full, { stores });
+}
+
 beforeAll(async () => {
   redis = await startRedis();
+  postgres = await startPostgres();
+  databaseUrl = await postgres.createDatabase();
   const env = { RATE_BURST: "100000", RATE_PER_SEC: "100000", JOIN_RATE_BURST: "100000", JOIN_RATE_PER_SEC: "100000" };
-  apps.memory = await startApp(env);
-  apps.redis = await startApp({ ...env, REDIS_URL: redis.url });
-});
+  for (const backend of BACKENDS) apps[backend] = await startOn(backend, env);
+}, 60_000);
 afterEach(() => {
   closeAllClients();
   closeAllPlain();
@@ -28,11 +52,12 @@ afterEach(() => {
 afterAll(async () => {
   await stopAllApps();
   await redis?.stop();
+  await postgres?.destroy();
 });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-describe.each(["memory", "redis"])("on %s", (backend) => {
+describe.each(BACKENDS)("on %s", (backend) => {
   const app = () => apps[backend]!;
   async function person(name = "P") {
     const token = signToken({ sub: uniqueUserId(name), name });
@@ -284,7 +309,7 @@ describe.each(["memory", "redis"])("on %s", (backend) => {
   });
 });
 
-describe.each(["memory", "redis"])("probe2 on %s", (backend) => {
+describe.each(BACKENDS)("probe2 on %s", (backend) => {
   const app = () => apps[backend]!;
   async function person(name = "P", claims: Record<string, unknown> = {}) {
     const token = signToken({ sub: uniqueUserId(name), name, ...claims });
@@ -406,6 +431,7 @@ describe.each(["memory", "redis"])("probe2 on %s", (backend) => {
     const ed = (await request(b.socket, "message:edit", { roomId, id: reply.message.id, text: "re2" })) as any;
     const rx = (await request(a.socket, "reaction:add", { roomId, id: reply.message.id, emoji: "🎉" })) as any;
     expect(rx.message.reactions).toEqual([{ emoji: "🎉", count: 1, userIds: [a.user.id] }]);
+    const updates = collect(a.socket, "message:updated");
     const del = (await request(mod.socket, "message:delete", { roomId, id: reply.message.id })) as any;
     expect(del).toEqual({
       ok: true,
@@ -420,7 +446,9 @@ describe.each(["memory", "redis"])("probe2 on %s", (backend) => {
         deleted: true,
       },
     });
-    const updates = collect(a.socket, "message:updated");
+    // The delete's own broadcast first (over Redis it may land after its ack), then the no-ops add nothing.
+    await eventually(() => updates.items.some((m: Message) => m.rev === del.message.rev), "the delete's broadcast");
+    updates.items.length = 0;
     expect(await request(b.socket, "message:delete", { roomId, id: reply.message.id })).toEqual({
       ok: true,
       message: del.message,
@@ -517,7 +545,7 @@ describe.each(["memory", "redis"])("probe2 on %s", (backend) => {
   });
 });
 
-describe.each(["memory", "redis"])("ids are compared for equality on %s", (backend) => {
+describe.each(BACKENDS)("ids are compared for equality on %s", (backend) => {
   const app = () => apps[backend]!;
   // §2: "Ids are opaque strings: clients compare them only for equality" and an id "that is not a message of the
   // room is `not_found`, whatever its form": "E-03" is not message "E-3".
@@ -538,7 +566,7 @@ describe.each(["memory", "redis"])("ids are compared for equality on %s", (backe
   });
 });
 
-describe.each(["memory", "redis"])("probe4 on %s", (backend) => {
+describe.each(BACKENDS)("probe4 on %s", (backend) => {
   const app = () => apps[backend]!;
   const rest = (token: string, path: string, method = "GET", body?: unknown) =>
     http(`${app().url}/api${path}`, { method, headers: bearer(token), ...(body === undefined ? {} : { body }) });
@@ -589,11 +617,7 @@ describe.each(["memory", "redis"])("probe4 on %s", (backend) => {
   });
 
   test("p4: rate limited changes over REST: 429 with Retry-After", async () => {
-    const limited = await startApp({
-      RATE_BURST: "2",
-      RATE_PER_SEC: "1",
-      ...(backend === "redis" ? { REDIS_URL: redis.url } : {}),
-    });
+    const limited = await startOn(backend, { RATE_BURST: "2", RATE_PER_SEC: "1" });
     const roomId = uniqueRoom();
     const token = signToken({ sub: uniqueUserId("A") });
     const m = (
@@ -627,10 +651,7 @@ describe.each(["memory", "redis"])("probe4 on %s", (backend) => {
   });
 
   test("p4: SSE over the cap: 429 limit_exceeded without Retry-After", async () => {
-    const capped = await startApp({
-      MAX_CONNECTIONS_PER_USER: "1",
-      ...(backend === "redis" ? { REDIS_URL: redis.url } : {}),
-    });
+    const capped = await startOn(backend, { MAX_CONNECTIONS_PER_USER: "1" });
     const roomId = uniqueRoom();
     const token = signToken({ sub: uniqueUserId("A") });
     const s1 = await openSse(`${capped.url}/api/rooms/${roomId}/events?token=${token}`);
@@ -662,7 +683,7 @@ describe.each(["memory", "redis"])("probe4 on %s", (backend) => {
   });
 });
 
-describe.each(["memory", "redis"])("probe5 on %s", (backend) => {
+describe.each(BACKENDS)("probe5 on %s", (backend) => {
   const app = () => apps[backend]!;
   async function person(name = "P", claims: Record<string, unknown> = {}) {
     const token = signToken({ sub: uniqueUserId(name), name, ...claims });
@@ -742,7 +763,7 @@ describe.each(["memory", "redis"])("probe5 on %s", (backend) => {
   });
 });
 
-describe.each(["memory", "redis"])("probe6 on %s", (backend) => {
+describe.each(BACKENDS)("probe6 on %s", (backend) => {
   const app = () => apps[backend]!;
   const rest = (token: string, path: string, method = "GET", body?: unknown) =>
     http(`${app().url}/api${path}`, { method, headers: bearer(token), ...(body === undefined ? {} : { body }) });
@@ -757,11 +778,10 @@ describe.each(["memory", "redis"])("probe6 on %s", (backend) => {
     console.log(backend, JSON.stringify((await rest(b, `/rooms`)).body));
   });
   test("p6: rooms:list at most 200", async () => {
-    const many = await startApp({
+    const many = await startOn(backend, {
       MAX_ROOMS_PER_CONNECTION: "1000",
       JOIN_RATE_BURST: "100000",
       JOIN_RATE_PER_SEC: "100000",
-      ...(backend === "redis" ? { REDIS_URL: redis.url } : {}),
     });
     const token = signToken({ sub: uniqueUserId("A") });
     const { socket } = await connectSession(many.url, { token });
@@ -772,7 +792,7 @@ describe.each(["memory", "redis"])("probe6 on %s", (backend) => {
   });
 });
 
-describe.each(["memory", "redis"])("probe7 on %s", (backend) => {
+describe.each(BACKENDS)("probe7 on %s", (backend) => {
   const app = () => apps[backend]!;
   const rest = (token: string, path: string, method = "GET", body?: unknown) =>
     http(`${app().url}/api${path}`, { method, headers: bearer(token), ...(body === undefined ? {} : { body }) });
@@ -837,5 +857,116 @@ describe("probe8 two nodes on one Redis", () => {
     await eventually(() => readSeen.items.length === 1, "a sees b's read");
     sse.close();
     await stopAllNodes();
+  });
+});
+
+/** Messages trimmed past HISTORY_MAX are no longer kept: not_found for changes, reads and replies; no resume from them. */
+async function expectTrimmed(socket: HuddleClient, roomId: string, ms: Message[]) {
+  expect(await request(socket, "message:edit", { roomId, id: ms[0]!.id, text: "z" })).toEqual(refusedWith("not_found"));
+  expect(await request(socket, "room:read", { roomId, upTo: ms[1]!.id })).toEqual(refusedWith("not_found"));
+  expect(await request(socket, "message:send", { roomId, text: "r", replyTo: ms[1]!.id })).toEqual(
+    refusedWith("not_found"),
+  );
+  expect(await join(socket, roomId, ms[0]!.id)).toMatchObject({ resumed: false });
+  expect(await join(socket, roomId, ms[1]!.id)).toMatchObject({ resumed: false });
+  expect(await join(socket, roomId, ms[2]!.id)).toMatchObject({ resumed: true, history: [ms[3], ms[4]] });
+}
+
+describe.each(BACKENDS)("probe9 on %s", (backend) => {
+  test("p9: trimmed messages are not_found; since before the floor not resumed; 21 reactors", async () => {
+    const small = await startOn(backend, { HISTORY_MAX: "3", RATE_BURST: "1000", RATE_PER_SEC: "1000" });
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const { socket } = await connectSession(small.url, { token });
+    await join(socket, roomId);
+    const ms: Message[] = [];
+    for (let i = 0; i < 5; i++) ms.push(await send(socket, roomId, `m${i}`));
+    // §10: with PostgreSQL, HISTORY_MAX no longer caps what is kept.
+    if (backend !== "postgres") await expectTrimmed(socket, roomId, ms);
+    const last = ms[4]!;
+    let final: any;
+    for (let i = 0; i < 21; i++) {
+      const t = signToken({ sub: `u${String(i).padStart(2, "0")}-${uniqueUserId()}` });
+      final = await http(`${small.url}/api/rooms/${roomId}/messages/${last.id}/reactions/x`, {
+        method: "PUT",
+        headers: bearer(t),
+      });
+    }
+    const r = final.body.message.reactions[0];
+    expect([r.count, r.userIds.length, r.userIds[0].slice(0, 3), r.userIds[19].slice(0, 3)]).toEqual([
+      21,
+      20,
+      "u00",
+      "u19",
+    ]);
+    await small.close();
+  });
+
+  test("p9: a poll without after is answered by a change", async () => {
+    const app = apps[backend]!;
+    const roomId = uniqueRoom();
+    const token = signToken({ sub: uniqueUserId("A") });
+    const { socket } = await connectSession(app.url, { token });
+    await join(socket, roomId);
+    const m = await send(socket, roomId, "x");
+    const waiting = http(`${app.url}/api/rooms/${roomId}/poll?timeout=5`, { headers: bearer(token) });
+    await sleep(150);
+    const d = (await request(socket, "message:delete", { roomId, id: m.id })) as any;
+    expect((await waiting).body).toEqual({ messages: [], updates: [d.message], cursor: d.message.rev });
+  });
+});
+
+describe.each(BACKENDS)("probe10 on %s", (backend) => {
+  test("p10: rooms without messages, the latest joined first, even within one millisecond", async () => {
+    const app = apps[backend]!;
+    const token = signToken({ sub: uniqueUserId("A") });
+    const { socket } = await connectSession(app.url, { token });
+    const base = uniqueRoom();
+    const names = Array.from({ length: 12 }, (_, i) => `${base}-${String.fromCharCode(122 - i)}`);
+    for (const roomId of names) await join(socket, roomId);
+    const list = (await request(socket, "rooms:list", {})) as any;
+    expect(list.rooms.map((r: any) => r.roomId)).toEqual([...names].reverse());
+  });
+});
+
+describe("probe11 /ws", () => {
+  test("p11: /ws r2 requests", async () => {
+    const app = apps.memory!;
+    const token = signToken({ sub: uniqueUserId("W") });
+    const { client: w } = await connectPlain(app.url, { token });
+    const roomId = uniqueRoom();
+    w.send({ type: "rooms:list", id: 7 });
+    expect(await w.next((f) => f.type === "ack" && f.id === 7, "ack")).toEqual({
+      type: "ack",
+      id: 7,
+      data: { ok: true, rooms: [] },
+    });
+    expect(await w.request("room:join", { roomId })).toMatchObject({ ok: true });
+    const sent = await w.request("message:send", { roomId, text: "x", clientMsgId: "k" });
+    expect(await w.request("message:edit", { roomId, id: sent.message.id, text: "" })).toEqual(
+      refusedWith("bad_request"),
+    );
+    expect(await w.request("message:edit", { roomId, id: "", text: "y" })).toEqual(refusedWith("not_found"));
+    expect(await w.request("room:leave", { roomId, forget: true })).toEqual({ ok: true });
+    expect(await w.request("rooms:list", {})).toEqual({ ok: true, rooms: [] });
+    expect(await w.request("room:read", { roomId, upTo: sent.message.id })).toEqual(refusedWith("not_joined"));
+    expect(await w.request("room:reads", { roomId })).toEqual(refusedWith("not_joined"));
+    expect(await w.request("reaction:add", { roomId, id: sent.message.id, emoji: "x" })).toEqual(
+      refusedWith("not_joined"),
+    );
+  });
+});
+
+describe("probe12 caps", () => {
+  test("p12: an open SSE stream counts toward MAX_CONNECTIONS_PER_USER for Socket.IO and /ws", async () => {
+    const capped = await startApp({ MAX_CONNECTIONS_PER_USER: "1" });
+    const token = signToken({ sub: uniqueUserId("A") });
+    const s = await openSse(`${capped.url}/api/rooms/${uniqueRoom()}/events?token=${token}`);
+    const err = await connectError(capped.url, { auth: { token } });
+    expect(err.data).toEqual({ code: 4029, message: "Too many connections" });
+    const w = await openPlain(capped.url, { query: { token } });
+    expect(await w.closed).toEqual({ code: 4029, reason: "Too many connections" });
+    s.close();
+    await capped.close();
   });
 });
