@@ -475,6 +475,52 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect(list.rooms.map((r: any) => r.roomId)).toEqual([...names].reverse());
   });
 
+  // §8: "An edit whose text, after the §2 normalisation, equals the current text changes nothing and broadcasts
+  // nothing"; "adding it twice or removing one that is not there is `ok` and changes nothing".
+  test("no-op edits and reactions are ok, keep rev and broadcast nothing", async () => {
+    const roomId = uniqueRoom();
+    const a = await person(app(), "A");
+    const b = await person(app(), "B");
+    await join(a.socket, roomId);
+    await join(b.socket, roomId);
+    const m = await send(a.socket, roomId, "same text");
+    const updates = collect(a.socket, "message:updated");
+    const added = (await request(b.socket, "reaction:add", { roomId, id: m.id, emoji: "👍" })) as any;
+    // The reaction's own broadcast first (over Redis it may land after its ack); then the no-ops add nothing.
+    await eventually(() => updates.items.length === 1, "the reaction's message:updated");
+    updates.items.length = 0;
+    for (const [event, payload] of [
+      ["message:edit", { roomId, id: m.id, text: "  same text\r\n" }],
+      ["reaction:add", { roomId, id: m.id, emoji: "👍" }],
+      ["reaction:remove", { roomId, id: m.id, emoji: "🎉" }],
+    ] as const) {
+      const who = event === "message:edit" ? a : b;
+      expect([event, await request(who.socket, event, payload)]).toEqual([event, { ok: true, message: added.message }]);
+    }
+    await sleep(150);
+    expect(updates.items).toEqual([]);
+  });
+
+  // §2: "`replyTo`: id of the message this one answers"; §3: "a message of the same room, `not_found` otherwise".
+  test("replyTo is kept on the message, history and edits, and a message of another room is not_found", async () => {
+    const roomId = uniqueRoom();
+    const other = uniqueRoom();
+    const a = await person(app(), "A");
+    await join(a.socket, roomId);
+    await join(a.socket, other);
+    const there = await send(a.socket, other, "there");
+    const first = await send(a.socket, roomId, "first");
+    expect(await request(a.socket, "message:send", { roomId, text: "re", replyTo: there.id })).toEqual(
+      refusedWith("not_found"),
+    );
+    const reply = (await request(a.socket, "message:send", { roomId, text: "re", replyTo: first.id })) as any;
+    expect(reply.message).toEqual({ ...reply.message, replyTo: first.id, seq: 2 });
+    const edited = (await request(a.socket, "message:edit", { roomId, id: reply.message.id, text: "re!" })) as any;
+    expect(edited.message.replyTo).toBe(first.id);
+    const page = (await request(a.socket, "room:history", { roomId })) as any;
+    expect(page.messages).toEqual([first, edited.message]);
+  });
+
   // §9: "`rooms:list` answers the user's rooms ... at most 200".
   test("rooms:list answers at most 200 rooms", async () => {
     const many = await backends.startOn(backend, {
