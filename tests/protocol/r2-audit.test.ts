@@ -521,6 +521,35 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect(page.messages).toEqual([first, edited.message]);
   });
 
+  // §4: "`message:new` and `message:updated` of a room together arrive in the room's change order (§8)"; §8: "Every
+  // change in a room takes the room's next position".
+  test("concurrent sends and changes from several clients reach a member in change order", async () => {
+    const roomId = uniqueRoom();
+    const people = [await person(app(), "A"), await person(app(), "B"), await person(app(), "C")];
+    const watcher = await person(app(), "W");
+    for (const p of [...people, watcher]) await join(p.socket, roomId);
+    const seen: { at: string; message: Message }[] = [];
+    watcher.socket.on("message:new", (message) => seen.push({ at: message.id, message }));
+    watcher.socket.on("message:updated", (message) => seen.push({ at: message.rev, message }));
+    await Promise.all(
+      people.map(async (p, k) => {
+        for (let i = 0; i < 10; i++) {
+          const m = await send(p.socket, roomId, `${k}-${i}`);
+          await Promise.all([
+            request(p.socket, "message:edit", { roomId, id: m.id, text: `${k}-${i}!` }),
+            request(people[(k + 1) % 3]!.socket, "reaction:add", { roomId, id: m.id, emoji: "x" }),
+          ]);
+        }
+      }),
+    );
+    await eventually(() => seen.length === 90, "every change at the watcher");
+    const n = (position: string) => Number(position.split("-")[1]);
+    const order = seen.map((e) => n(e.at));
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+    expect(new Set(order).size).toBe(90);
+    expect(new Set(seen.map((e) => e.message.seq)).size).toBe(30);
+  });
+
   // §9: "`rooms:list` answers the user's rooms ... at most 200".
   test("rooms:list answers at most 200 rooms", async () => {
     const many = await backends.startOn(backend, {
