@@ -7,7 +7,7 @@ import { closeAllClients, collect, eventually, sleep, type HuddleClient } from "
 import { request as http } from "../helpers/http";
 import { signToken, uniqueUserId } from "../helpers/tokens";
 import { closeAllPlain, connectPlain } from "../ws/ws-client";
-import { BACKENDS, bearer, person, rest, useAuditBackends } from "./r2-audit-support";
+import { BACKENDS, bearer, GENEROUS, person, rest, useAuditBackends } from "./r2-audit-support";
 import { connectSession, join, refusedWith, request, send, uniqueRoom } from "./support";
 
 const backends = useAuditBackends();
@@ -548,6 +548,32 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect(order).toEqual([...order].sort((x, y) => x - y));
     expect(new Set(order).size).toBe(90);
     expect(new Set(seen.map((e) => e.message.seq)).size).toBe(30);
+  });
+
+  // §9: "Public markers (the default) are sent as `read:updated` to the room's other sockets, unless the room has
+  // more than `READ_BROADCAST_MAX_MEMBERS` members"; "`read:updated` always reaches the user's own sockets".
+  test("READ_BROADCAST_MAX_MEMBERS: at the limit others are told, past it only the reader's own sockets", async () => {
+    const small = await backends.startOn(backend, { ...GENEROUS, READ_BROADCAST_MAX_MEMBERS: "2" });
+    const roomId = uniqueRoom();
+    const a = await person(small, "A");
+    const b = await person(small, "B");
+    await join(a.socket, roomId);
+    await join(b.socket, roomId);
+    const m1 = await send(a.socket, roomId, "1");
+    const m2 = await send(a.socket, roomId, "2");
+    const toA = collect(a.socket, "read:updated");
+    await request(b.socket, "room:read", { roomId, upTo: m1.id });
+    await eventually(() => toA.items.length === 1, "a, with two members, told of b's read");
+    const c = await person(small, "C");
+    await join(c.socket, roomId);
+    const toB = collect(b.socket, "read:updated");
+    await sleep(1100); // past the coalescing second
+    await request(b.socket, "room:read", { roomId, upTo: m2.id });
+    await eventually(() => toB.items.length === 1, "b's own socket told");
+    expect(toB.items[0]).toEqual({ roomId, user: b.user, readUpTo: m2.id, readSeq: 2 });
+    await sleep(200);
+    expect(toA.items).toHaveLength(1);
+    await small.close();
   });
 
   // §9: "`rooms:list` answers the user's rooms ... at most 200".
