@@ -339,6 +339,39 @@ describe.each(BACKENDS)("on %s", (backend) => {
     expect(reads.body.reads.slice(0, 2).map((r: any) => r.readSeq)).toEqual([3, 2]);
   });
 
+  // §3: "`room:join` without `since` returns the latest 50 messages"; "A page (`limit` 1–100, default 50 ...) holds
+  // the newest messages older than `before` ...; `more` says whether older ones exist. Over REST, `after` instead
+  // gives the oldest `limit` messages newer than it"; §8: pages "return messages in their current state".
+  test("join, room:history and REST pages: latest 50, oldest first, current state, more", async () => {
+    const roomId = uniqueRoom();
+    const a = await person(app(), "A");
+    const sent: Message[] = [];
+    for (let i = 0; i < 60; i++)
+      sent.push((await rest(app(), a.token, `/rooms/${roomId}/messages`, "POST", { text: `m${i}` })).body.message);
+    const gone = (await rest(app(), a.token, `/rooms/${roomId}/messages/${sent[55]!.id}`, "DELETE")).body.message;
+    const now = sent.map((m, i) => (i === 55 ? gone : m));
+    const joined = await join(a.socket, roomId);
+    expect(joined).toMatchObject({ resumed: false, updates: [], history: now.slice(10) });
+    expect(await request(a.socket, "room:history", { roomId, before: sent[10]!.id })).toEqual({
+      ok: true,
+      messages: now.slice(0, 10),
+      more: false,
+    });
+    expect(await request(a.socket, "room:history", { roomId, limit: 5 })).toEqual({
+      ok: true,
+      messages: now.slice(55),
+      more: true,
+    });
+    expect((await rest(app(), a.token, `/rooms/${roomId}/messages?after=${sent[50]!.id}&limit=5`)).body).toEqual({
+      messages: now.slice(51, 56),
+      more: true,
+    });
+    expect((await rest(app(), a.token, `/rooms/${roomId}/messages?after=${gone.rev}`)).body).toEqual({
+      messages: [],
+      more: false,
+    });
+  });
+
   // §3: "over REST, access to the room (§1) is enough".
   test("over REST, access to the room is enough to read", async () => {
     const roomId = uniqueRoom();
