@@ -372,6 +372,22 @@ describe.each(BACKENDS)("on %s", (backend) => {
     });
   });
 
+  // §9: "A user's own message moves their marker to it, without an event" — a message published over REST too.
+  test("a message published over REST moves its author's marker and public position", async () => {
+    const roomId = uniqueRoom();
+    const a = await person(app(), "A");
+    const b = await person(app(), "B");
+    await join(b.socket, roomId);
+    await rest(app(), b.token, `/rooms/${roomId}/messages`, "POST", { text: "b1" });
+    await join(a.socket, roomId);
+    const mine = (await rest(app(), a.token, `/rooms/${roomId}/messages`, "POST", { text: "a1" })).body.message;
+    expect((await rest(app(), a.token, `/rooms`)).body.rooms).toEqual([
+      { roomId, readUpTo: mine.id, unread: 0, lastMessage: mine },
+    ]);
+    const reads = (await rest(app(), b.token, `/rooms/${roomId}/reads`)).body.reads;
+    expect(reads).toContainEqual({ user: a.user, readUpTo: mine.id, readSeq: 2 });
+  });
+
   // §3: "over REST, access to the room (§1) is enough".
   test("over REST, access to the room is enough to read", async () => {
     const roomId = uniqueRoom();
