@@ -27,6 +27,9 @@ export class StoreUnavailableError extends HuddleError {
 export const badRequest = (message: string) => new HuddleError(ErrorCode.BadRequest, message);
 export const forbidden = (roomId: string) =>
   new HuddleError(ErrorCode.Forbidden, `your token does not allow room ${roomId}`);
+/** An id of a form no message has: `not_found` like any unknown id (§2), without echoing what may be a long string. */
+export const notAMessage = (name: string) =>
+  new HuddleError(ErrorCode.NotFound, `${name}: no such message in this room`);
 export const notJoined = (roomId: string) => new HuddleError(ErrorCode.NotJoined, `join room ${roomId} first`);
 
 /** Turns anything thrown into the error of an `Err` ack; unknown failures become `internal`. */

@@ -21,8 +21,9 @@ export const RoomIdSchema = z.string().regex(ROOM_ID, "roomId must be 1 to 64 ch
 export const MessageIdSchema = z.string().min(1).max(64);
 
 /**
- * (r2) A message named by a revision-2 event or route (`id`, `upTo`, `replyTo`): any string. One that is not a
- * message of the room is `not_found` "whatever its form" (§2), empty or long, never `bad_request`.
+ * (r2) A message a revision-2 event or route names (`id`, `upTo`, `replyTo`): any string. One that is not a
+ * message of the room is `not_found` "whatever its form" (§2), so its form is not a schema matter: a client
+ * cannot tell an id of a wrong shape from one of a message that is gone.
  */
 export const MessageRefSchema = z.string();
 

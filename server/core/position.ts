@@ -14,7 +14,9 @@
 
 export type Position = { epoch: number; n: number };
 
-const POSITION_PATTERN = /^(\d{1,16})-(\d{1,16})$/;
+// Canonical decimals only (no leading zero): a string parses only if it is exactly what `formatPosition` writes,
+// so "E-03" is not taken for message "E-3" (§2: an id that is not a message of the room is not_found).
+const POSITION_PATTERN = /^(0|[1-9]\d{0,15})-(0|[1-9]\d{0,15})$/;
 
 /** Parses a position of this server's shape, or returns undefined for anything else. */
 export function parsePosition(text: string): Position | undefined {

@@ -93,10 +93,23 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `);
 
+// KEYS: the user's rooms. ARGV: room id, now (ms). Adds the room once, scored by when it became the user's; a room
+// added within the same millisecond as (or, node clocks differing, before) the user's latest one goes just after
+// it, so that "the latest joined first" (§9) holds for joins less than a millisecond apart, where equal scores
+// would fall back to the order of room ids. A thousandth of a millisecond is well above a double's spacing here.
+const REMEMBER = defineScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local score = tonumber(ARGV[2])
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]
+if top and tonumber(top) >= score then score = tonumber(top) + 0.001 end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+return 1
+`);
+
 export function createRedisReadStore(options: { client: Redis; guard: Guard; keys: Keys }): ReadStore {
   const { client, guard, keys } = options;
   const rememberRoom = (userId: string, roomId: string, now: number) =>
-    guard(() => client.zAdd(keys.userRooms(userId), { score: now, value: roomId }, { condition: "NX" }));
+    guard(() => REMEMBER.run(client, [keys.userRooms(userId)], [roomId, now]));
 
   return {
     async enter(roomId, user, now) {

@@ -167,6 +167,17 @@ describe.each(KINDS)("read state (%s)", (kind) => {
     expect(list[3]).toEqual({ roomId: emptyLater, readUpTo: null, unread: 0, lastMessage: null });
   });
 
+  // §9: "rooms without messages after them, the latest joined first" — also for joins within one millisecond, where
+  // a sorted set's equal scores would order rooms by id instead.
+  test("rooms: rooms joined in the same millisecond are listed the latest joined first", async () => {
+    const me = freshUser();
+    const base = freshRoom();
+    // Neither the ids' order nor its reverse: a tie broken by id in either direction shows.
+    const ids = ["b", "d", "a", "c"].map((suffix) => `${base}-${suffix}`);
+    for (const [i, roomId] of ids.entries()) await (i % 2 ? kit.b : kit.a).reads.enter(roomId, me, 5000);
+    expect((await kit.a.reads.rooms(me.id, 200)).map((r) => r.roomId)).toEqual([...ids].reverse());
+  });
+
   test("rooms: at most `limit` of 210, the most active", async () => {
     const me = freshUser();
     const ids = Array.from({ length: 210 }, () => freshRoom());

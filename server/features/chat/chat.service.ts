@@ -8,7 +8,7 @@
 import { checkMessageText, ErrorCode, Limits, type Message, type User } from "../../../shared";
 import type { Clock } from "../../core/clock";
 import { parsePosition } from "../../core/position";
-import { badRequest, HuddleError } from "../../errors";
+import { badRequest, HuddleError, notAMessage } from "../../errors";
 import type { RateLimiter } from "../limits/rate-limiter";
 import type { TypingService } from "../typing/typing.service";
 import { deleteRule, editRule, reactionRule, type Actor, type ChangeRule } from "./message-rules";
@@ -81,17 +81,18 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     if (!decision.ok) throw rateLimited(decision.retryAfterMs);
   };
 
-  const change = (actor: Actor, roomId: string, id: string, rule: ChangeRule) =>
-    messages.change(roomId, id, rule, budgetOf(actor.id));
+  const change = async (actor: Actor, roomId: string, id: string, rule: ChangeRule) => {
+    // No store round trip for what cannot be a message of any room (and no such string handed to a store).
+    if (!parsePosition(id)) throw notAMessage("id");
+    return messages.change(roomId, id, rule, budgetOf(actor.id));
+  };
 
   return {
     async send(user, input) {
       const checked = checkMessageText(input.text);
       if (!checked.ok) throw new HuddleError(checked.code, checked.message);
-      // Ids are positions: anything else (empty, say) is no message of any room, whatever the store (§2).
-      if (input.replyTo !== undefined && !parsePosition(input.replyTo)) {
-        throw new HuddleError(ErrorCode.NotFound, "replyTo: no such message in this room");
-      }
+      // A form no message id has is not_found like any other unknown id (§2); the Redis store reads "" as "none".
+      if (input.replyTo !== undefined && !parsePosition(input.replyTo)) throw notAMessage("replyTo");
       const draft = {
         roomId: input.roomId,
         user,

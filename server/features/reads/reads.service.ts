@@ -9,6 +9,8 @@
 import { Limits, type ReadMarker, type RoomSummary, type User } from "../../../shared";
 import type { RoomEventBus } from "../../core/bus";
 import type { Clock } from "../../core/clock";
+import { parsePosition } from "../../core/position";
+import { notAMessage } from "../../errors";
 import { createReadCoalescer } from "./read-coalescer";
 import type { EnterResult, ReadStore } from "./read.store";
 
@@ -48,6 +50,7 @@ export function createReadsService(options: ReadsServiceOptions): ReadsService {
     enter: (user, roomId) => store.enter(roomId, user, clock.now()),
 
     async markRead(user, roomId, upTo, isPrivate) {
+      if (!parsePosition(upTo)) throw notAMessage("upTo");
       const marked = await store.markRead(roomId, user, upTo, isPrivate, clock.now());
       if (marked.moved || marked.publicMoved) {
         const told = marked.publicMoved && marked.members <= options.broadcastMaxMembers;
