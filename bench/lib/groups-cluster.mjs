@@ -15,6 +15,7 @@ import { startRedis } from "./processes.mjs";
 import { startRedisCluster } from "./redis-cluster.mjs";
 import { fanoutScenarios, roomsScenario } from "./scenarios.mjs";
 import { fourNodesScenario, localityScenario } from "./scenarios-cluster.mjs";
+import { CHAT_ROOMS_CORE } from "./metric-lists.mjs";
 
 /** A private redis-server, as the `redis` session's. */
 async function oneRedis() {
@@ -73,15 +74,7 @@ export const GROUPS = {
 
 /** The chat rooms' figures (report.mjs's `rooms` list), for every scenario of chat rooms here. */
 const ROOMS = [
-  ["deliveriesPerSec", "deliveries/s achieved"],
-  ["lost", "lost", "zero"],
-  ["duplicates", "duplicates", "zero"],
-  ["ackP50Ms", "ack p50 (ms)"],
-  ["ackP99Ms", "ack p99 (ms)"],
-  ["latencyP50Ms", "delivery p50 (ms)"],
-  ["latencyP99Ms", "delivery p99 (ms)"],
-  ["sendErrors", "send errors", "zero"],
-  ["cpuUsPerDelivery", "server CPU per delivery, all nodes (µs)"],
+  ...CHAT_ROOMS_CORE,
   ["writeSyscallsPerDelivery", "server write syscalls per delivery"],
   ["redisCpuUsPerDelivery", "redis-server CPU per delivery, all of them (µs)"],
   ["redisCommandsPerDelivery", "redis commands per delivery (on a cluster, replicas' too)"],

@@ -18,6 +18,7 @@ import { startPostgres } from "./postgres.mjs";
 import { roomsScenario } from "./scenarios.mjs";
 import { DURABLE_IN_FLIGHT, durableScenario, webhooksScenario } from "./scenarios-postgres.mjs";
 import { startWebhookReceiver } from "./webhook-receiver.mjs";
+import { CHAT_ROOMS_CORE } from "./metric-lists.mjs";
 
 /**
  * Nanoseconds the processes have waited on a run queue for a CPU so far (/proc/<pid>/schedstat, second field):
@@ -176,15 +177,7 @@ export const GROUPS = {
 };
 
 const ROOMS_SHOWN = [
-  ["deliveriesPerSec", "deliveries/s achieved"],
-  ["lost", "lost", "zero"],
-  ["duplicates", "duplicates", "zero"],
-  ["ackP50Ms", "ack p50 (ms)"],
-  ["ackP99Ms", "ack p99 (ms)"],
-  ["latencyP50Ms", "delivery p50 (ms)"],
-  ["latencyP99Ms", "delivery p99 (ms)"],
-  ["sendErrors", "send errors", "zero"],
-  ["cpuUsPerDelivery", "server CPU per delivery (µs)"],
+  ...CHAT_ROOMS_CORE,
   ["redisCpuUsPerDelivery", "redis-server CPU per delivery (µs)"],
   ["pgCpuUsPerMessage", "PostgreSQL CPU per message (µs)", "huddle"],
   ["pgCpuCores", "PostgreSQL CPU (cores)", "huddle"],

@@ -4,6 +4,7 @@
  * Huddle/bare ratio, the issue's targets, and the Markdown table.
  */
 import { max, median } from "./stats.mjs";
+import { CHAT_ROOMS_CORE } from "./metric-lists.mjs";
 import * as clusterGroups from "./groups-cluster.mjs";
 import * as postgresGroups from "./groups-postgres.mjs";
 
@@ -35,15 +36,7 @@ const SHOWN = {
     ["redisCpuUsPerDelivery", "redis-server CPU per delivery (µs)"],
   ],
   rooms: [
-    ["deliveriesPerSec", "deliveries/s achieved"],
-    ["lost", "lost", "zero"],
-    ["duplicates", "duplicates", "zero"],
-    ["ackP50Ms", "ack p50 (ms)"],
-    ["ackP99Ms", "ack p99 (ms)"],
-    ["latencyP50Ms", "delivery p50 (ms)"],
-    ["latencyP99Ms", "delivery p99 (ms)"],
-    ["sendErrors", "send errors", "zero"],
-    ["cpuUsPerDelivery", "server CPU per delivery (µs)"],
+    ...CHAT_ROOMS_CORE,
     ["writeSyscallsPerDelivery", "server write syscalls per delivery"],
     ["redisCpuUsPerDelivery", "redis-server CPU per delivery (µs)"],
   ],
