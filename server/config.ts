@@ -12,6 +12,7 @@ import { hostname } from "node:os";
 import { readJwtConfig, type ConfigReader, type JwtConfig } from "./auth/jwt-config";
 import { readTlsConfig, type TlsConfig } from "./tls";
 import { readWebhookConfig, type WebhookConfig } from "./features/webhooks/webhook-config";
+import { hidePassword } from "./logger";
 
 export type { JwtConfig } from "./auth/jwt-config";
 
@@ -140,7 +141,7 @@ export function loadConfig(
 
   const redisUrl = read("REDIS_URL");
   if (redisUrl !== undefined && !(/^rediss?:\/\/[^\s]+$/.test(redisUrl) && hasHost(redisUrl))) {
-    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(redact(redisUrl))})`);
+    problems.push(`REDIS_URL must be a redis:// or rediss:// URL (got ${JSON.stringify(hidePassword(redisUrl))})`);
   }
 
   const clusterRaw = read("REDIS_CLUSTER_NODES");
@@ -165,7 +166,7 @@ export function loadConfig(
   const databaseUrl = read("DATABASE_URL");
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(databaseUrl)) {
     problems.push(
-      `DATABASE_URL must be a postgres:// or postgresql:// URL (got ${JSON.stringify(redact(databaseUrl))})`,
+      `DATABASE_URL must be a postgres:// or postgresql:// URL (got ${JSON.stringify(hidePassword(databaseUrl))})`,
     );
   }
   const retentionRaw = read("HISTORY_RETENTION_DAYS");
@@ -315,11 +316,6 @@ function hasHost(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A URL with its password hidden, for error messages. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@");
 }
 
 function isOrigin(value: string): boolean {

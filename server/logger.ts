@@ -11,6 +11,11 @@ export type { Logger };
 
 const REDACTED = "[redacted]";
 
+/** `url` with its password hidden (`//user:***@host`), for refusals and log lines that name a URL. */
+export function hidePassword(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@");
+}
+
 /** `url` with the value of every `token` (or `access_token`) query parameter replaced. */
 export function redactUrl(url: string): string {
   return url.replace(/([?&](?:access_)?token=)[^&#]*/gi, `$1${REDACTED}`);

@@ -8,6 +8,7 @@
  */
 import { createPublicKey, createSecretKey, randomBytes } from "node:crypto";
 import type { Algorithm } from "jsonwebtoken";
+import { hidePassword } from "../logger";
 
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
 const ASYMMETRIC_ALGORITHMS = [
@@ -164,11 +165,11 @@ function readJwks(env: ConfigReader, problems: string[], warnings: string[]): Jw
   try {
     url = new URL(raw);
   } catch {
-    problems.push(`JWT_JWKS_URL must be an http(s):// URL (got ${JSON.stringify(raw)})`);
+    problems.push(`JWT_JWKS_URL must be an http(s):// URL (got ${JSON.stringify(hidePassword(raw))})`);
     return undefined;
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    problems.push(`JWT_JWKS_URL must be an http(s):// URL (got ${JSON.stringify(raw)})`);
+    problems.push(`JWT_JWKS_URL must be an http(s):// URL (got ${JSON.stringify(hidePassword(raw))})`);
     return undefined;
   }
   // Whoever can change the key set in transit can sign any token. Plain HTTP is fine on a private network

@@ -100,3 +100,9 @@ test("a bad WEBHOOK_URL is named without its password", () => {
   expect(() => loadConfig(env)).toThrow(/WEBHOOK_URL/);
   expect(() => loadConfig(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining("hunter2") }));
 });
+
+test("a bad JWT_JWKS_URL is named without its password", () => {
+  const env = { JWT_JWKS_URL: "ftp://keys:hunter2@idp.example/jwks.json" };
+  expect(() => loadConfig(env)).toThrow(/JWT_JWKS_URL/);
+  expect(() => loadConfig(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining("hunter2") }));
+});

@@ -5,6 +5,7 @@
  */
 import { Webhook } from "standardwebhooks";
 import type { ConfigReader } from "../../auth/jwt-config";
+import { hidePassword } from "../../logger";
 
 export interface WebhookConfig {
   readonly url: string;
@@ -24,7 +25,7 @@ export function readWebhookConfig(
   const secret = env.read("WEBHOOK_SECRET");
   if (url !== undefined && !isHttpUrl(url)) {
     // Credentials in the URL are not echoed (the line lands in logs).
-    const shown = url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@");
+    const shown = hidePassword(url);
     problems.push(`WEBHOOK_URL must be an http:// or https:// URL (got ${JSON.stringify(shown)})`);
   }
   if (secret !== undefined) {
