@@ -48,6 +48,15 @@ export async function createPostgresRecords(
     { url: config.databaseUrl, maxConnections: options.maxConnections, applicationName: `huddle-${config.nodeId}` },
     logger,
   );
+  // Webhook dispatch (claims, settles, the failed list) on a small pool of its own: a backlog of events, or a
+  // receiver that hangs, must not take the connections sends commit on.
+  const dispatchDb =
+    config.webhook === undefined
+      ? undefined
+      : createDatabase(
+          { url: config.databaseUrl, maxConnections: 3, applicationName: `huddle-${config.nodeId}-webhooks` },
+          logger,
+        );
   let migrated = false;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
@@ -90,7 +99,7 @@ export async function createPostgresRecords(
       return {
         messages,
         reads,
-        outbox: webhooks ? createPostgresOutbox(db) : undefined,
+        outbox: dispatchDb ? createPostgresOutbox(dispatchDb) : undefined,
         bans: createPostgresBanStore(db),
       };
     },
@@ -100,7 +109,7 @@ export async function createPostgresRecords(
       closed = true;
       clearTimeout(retry);
       retention?.stop();
-      await db.close();
+      await Promise.all([db.close(), dispatchDb?.close()]);
     },
   };
 }
