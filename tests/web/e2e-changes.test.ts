@@ -6,64 +6,45 @@
  * (Tab into a message's actions, Up-arrow to edit, Escape to cancel). Steps
  * run in order and share the pages.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Locator, Page } from "playwright-core";
 import { launchChromium } from "../helpers/browser";
+import { CHROMIUM_FLAGS, connected, createPages, keepScreenshot, WAIT } from "./pages";
 import { signToken } from "../helpers/tokens";
 import { ROOT, startServerProcess, type ServerProcess } from "./server-process";
 
 jest.setTimeout(30_000);
 
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const ROOM = "release";
-const WAIT = 8000;
 
 let server: ServerProcess;
 let browser: Browser;
 let alice: Page;
 let bob: Page;
-const pageErrors: string[] = [];
-const cspViolations: string[] = [];
+const pages = createPages(
+  () => browser,
+  () => server.url,
+);
+const { pageErrors, cspViolations } = pages;
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, "dist", "web", "app.js")))
     throw new Error("dist/web/app.js is missing: run `npm run build`");
   server = await startServerProcess();
-  // See e2e.test.ts: the page is served through interception, so Chromium's Local Network Access check is off.
-  browser = await launchChromium(["--disable-features=LocalNetworkAccessChecks"]);
+  browser = await launchChromium(CHROMIUM_FLAGS);
   // Tall enough for the whole conversation in docs/changes.png.
   alice = await openPage({ width: 1000, height: 880 });
   bob = await openPage({ width: 390, height: 720 });
 });
 
+const openPage = async (viewport: { width: number; height: number }) =>
+  pages.openPage(await pages.newContext(viewport));
+
 afterAll(async () => {
   await browser?.close();
   await server?.kill();
 });
-
-async function openPage(viewport: { width: number; height: number }): Promise<Page> {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: "en-GB", timezoneId: "UTC" });
-  await context.route(`${server.url}/`, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": CSP } });
-  });
-  const page = await context.newPage();
-  page.on("console", (entry) => {
-    if (/Content Security Policy/i.test(entry.text())) cspViolations.push(entry.text());
-  });
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  return page;
-}
-
-async function connected(page: Page) {
-  await page.waitForFunction(() => document.getElementById("connection-text")?.textContent === "Connected", null, {
-    timeout: WAIT,
-    polling: 50,
-  });
-}
 
 async function signIn(page: Page, name: string, room = ROOM) {
   await page.goto(`${server.url}/#room=${room}`);
@@ -338,10 +319,5 @@ async function post(room: string, text: string, token: string, replyTo?: string)
 async function saveScreenshot() {
   await composer(alice).focus();
   await alice.mouse.move(0, 0);
-  const png = await alice.screenshot();
-  mkdirSync(join(ROOT, "test-artifacts"), { recursive: true });
-  writeFileSync(join(ROOT, "test-artifacts", "changes.png"), png);
-  // The committed copy changes only when asked, so a test run leaves the tree clean.
-  const docs = join(ROOT, "docs", "changes.png");
-  if (!existsSync(docs) || process.env.UPDATE_DOCS_SCREENSHOT === "1") writeFileSync(docs, png);
+  keepScreenshot("changes.png", await alice.screenshot());
 }

@@ -10,19 +10,15 @@
  * token), and leaving a room takes it off his list there too. Steps run in
  * order and share the pages.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { launchChromium } from "../helpers/browser";
+import { CHROMIUM_FLAGS, connected, createPages, keepScreenshot, sideBySide, WAIT } from "./pages";
 import { signToken } from "../helpers/tokens";
 import { ROOT, startServerProcess, type ServerProcess } from "./server-process";
 
 jest.setTimeout(30_000);
-
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-const WAIT = 8000;
 
 let server: ServerProcess;
 let browser: Browser;
@@ -30,15 +26,16 @@ let alice: Page;
 let bob: Page; // Bob's first tab
 let bobTab2: Page; // Bob's second tab: same context, same localStorage, same user
 let bobPhone: Page | undefined; // Bob's second device: another context, signed in with his token
-const pageErrors: string[] = [];
-const cspViolations: string[] = [];
+const { pageErrors, cspViolations, newContext, openPage } = createPages(
+  () => browser,
+  () => server.url,
+);
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, "dist", "web", "app.js")))
     throw new Error("dist/web/app.js is missing: run `npm run build`");
   server = await startServerProcess();
-  // See e2e.test.ts: the page is served through interception, so Chromium's Local Network Access check is off.
-  browser = await launchChromium(["--disable-features=LocalNetworkAccessChecks"]);
+  browser = await launchChromium(CHROMIUM_FLAGS);
   alice = await openPage(await newContext({ width: 900, height: 640 }));
   bob = await openPage(await newContext({ width: 780, height: 640 }));
 });
@@ -47,31 +44,6 @@ afterAll(async () => {
   await browser?.close();
   await server?.kill();
 });
-
-async function newContext(viewport: { width: number; height: number }): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: "en-GB", timezoneId: "UTC" });
-  await context.route(`${server.url}/`, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": CSP } });
-  });
-  return context;
-}
-
-async function openPage(context: BrowserContext): Promise<Page> {
-  const page = await context.newPage();
-  page.on("console", (entry) => {
-    if (/Content Security Policy/i.test(entry.text())) cspViolations.push(entry.text());
-  });
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  return page;
-}
-
-async function connected(page: Page) {
-  await page.waitForFunction(() => document.getElementById("connection-text")?.textContent === "Connected", null, {
-    timeout: WAIT,
-    polling: 50,
-  });
-}
 
 async function signIn(page: Page, name: string, room: string) {
   await page.goto(`${server.url}/#room=${room}`);
@@ -297,20 +269,9 @@ async function markReadOverRest(room: string, upTo: string, token: string) {
 async function saveScreenshot() {
   await bob.mouse.move(0, 0);
   const [left, right] = await Promise.all([alice.screenshot(), bob.screenshot()]);
-  const page = await browser.newPage({ viewport: { width: 1800, height: 700 } });
-  const img = (png: Buffer, label: string) =>
-    `<figure><img src="data:image/png;base64,${png.toString("base64")}"><figcaption>${label}</figcaption></figure>`;
-  await page.setContent(
-    `<style>body{margin:0;background:#dfe2ec;display:flex;gap:28px;padding:24px 30px;font:600 14px system-ui;color:#3a3d4d}
-     figure{margin:0}img{display:block;border-radius:10px;box-shadow:0 6px 24px rgb(0 0 0/18%)}
-     figcaption{margin-top:10px;text-align:center}</style>` +
-      img(left, "Alice — her latest message, seen by three") +
-      img(right, "Bob — unread in #ops, new messages in #design"),
-  );
-  const composite = await page.screenshot({ fullPage: true });
-  await page.close();
-  mkdirSync(join(ROOT, "test-artifacts"), { recursive: true });
-  writeFileSync(join(ROOT, "test-artifacts", "reads.png"), composite);
-  const docs = join(ROOT, "docs", "reads.png");
-  if (!existsSync(docs) || process.env.UPDATE_DOCS_SCREENSHOT === "1") writeFileSync(docs, composite);
+  const composite = await sideBySide(browser, 1800, [
+    [left, "Alice — her latest message, seen by three"],
+    [right, "Bob — unread in #ops, new messages in #design"],
+  ]);
+  keepScreenshot("reads.png", composite);
 }

@@ -6,39 +6,36 @@
  * killed and started again on the same port. Steps run in order and share
  * the two pages.
  */
-import { mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium } from "../helpers/browser";
+import { CHROMIUM_FLAGS, createPages, keepScreenshot, sideBySide, WAIT } from "./pages";
 import { signToken } from "../helpers/tokens";
 import { postMessage } from "./client-helpers";
 import { ROOT, startServerProcess, type ServerProcess } from "./server-process";
 
 jest.setTimeout(30_000);
 
-/** As strict as a production deployment could make it: the page must work with no inline script or style. */
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 // Each run has its own fresh server, so a fixed name is safe (and reads well in the screenshot).
 const ROOM = "launch";
-const WAIT = 8000;
 
 let server: ServerProcess;
 let browser: Browser;
 let alice: Page;
 let bob: Page;
 const dialogs: string[] = [];
-const pageErrors: string[] = [];
-const cspViolations: string[] = [];
+const pages = createPages(
+  () => browser,
+  () => server.url,
+);
+const { pageErrors, cspViolations } = pages;
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, "dist", "web", "app.js")))
     throw new Error("dist/web/app.js is missing: run `npm run build`");
   server = await startServerProcess();
-  // The test serves the page through Playwright's interception (to add the CSP header); Chromium then no longer
-  // knows the page came from 127.0.0.1 and its Local Network Access check would block the WebSocket to it.
-  browser = await launchChromium(["--disable-features=LocalNetworkAccessChecks"]);
+  browser = await launchChromium(CHROMIUM_FLAGS);
   alice = await openPage({ width: 1000, height: 640 });
   bob = await openPage({ width: 360, height: 640 });
 });
@@ -49,21 +46,11 @@ afterAll(async () => {
 });
 
 async function openPage(viewport: { width: number; height: number }): Promise<Page> {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: "en-GB", timezoneId: "UTC" });
-  // Serve the page with a strict Content-Security-Policy, whatever the server sends.
-  await context.route(`${server.url}/`, async (route) => {
-    const response = await route.fetch();
-    await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": CSP } });
-  });
-  const page = await context.newPage();
-  page.on("console", (entry) => {
-    if (/Content Security Policy/i.test(entry.text())) cspViolations.push(entry.text());
-  });
+  const page = await pages.openPage(await pages.newContext(viewport));
   page.on("dialog", (dialog) => {
     dialogs.push(dialog.message());
     void dialog.dismiss();
   });
-  page.on("pageerror", (error) => pageErrors.push(error.message));
   return page;
 }
 
@@ -305,24 +292,9 @@ test("nothing broke the Content-Security-Policy or threw in either page", () => 
 /** Alice on a desktop and Bob on a 360 px phone, side by side, as test-artifacts/two-users.png (and docs/). */
 async function saveScreenshots() {
   const [desktop, phone] = await Promise.all([alice.screenshot(), bob.screenshot()]);
-  const page = await browser.newPage({ viewport: { width: 1448, height: 720 } });
-  const img = (png: Buffer, label: string) =>
-    `<figure><img src="data:image/png;base64,${png.toString("base64")}"><figcaption>${label}</figcaption></figure>`;
-  await page.setContent(
-    `<style>body{margin:0;background:#dfe2ec;display:flex;gap:28px;padding:24px 30px;font:600 14px system-ui;color:#3a3d4d}
-     figure{margin:0}img{display:block;border-radius:10px;box-shadow:0 6px 24px rgb(0 0 0/18%)}
-     figcaption{margin-top:10px;text-align:center}</style>` +
-      img(desktop, "Alice — desktop") +
-      img(phone, "Bob — phone, 360 px"),
-  );
-  const composite = await page.screenshot({ fullPage: true });
-  await page.close();
-  mkdirSync(join(ROOT, "test-artifacts"), { recursive: true });
-  writeFileSync(join(ROOT, "test-artifacts", "two-users.png"), composite);
-  // The committed copy changes only when asked, so a test run leaves the tree clean.
-  const docs = join(ROOT, "docs", "two-users.png");
-  if (!existsSync(docs) || process.env.UPDATE_DOCS_SCREENSHOT === "1") {
-    mkdirSync(join(ROOT, "docs"), { recursive: true });
-    writeFileSync(docs, composite);
-  }
+  const composite = await sideBySide(browser, 1448, [
+    [desktop, "Alice — desktop"],
+    [phone, "Bob — phone, 360 px"],
+  ]);
+  keepScreenshot("two-users.png", composite);
 }
